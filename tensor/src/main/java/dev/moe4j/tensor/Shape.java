@@ -8,9 +8,12 @@ public final class Shape {
 
     /** Product of the dimensions; 1 for a scalar shape {@code []}. @throws IllegalArgumentException on a negative dim or overflow */
     public static long numel(int... shape) {
-        long n = 1;
         for (int d : shape) {
             if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            if (d == 0) return 0;
+        }
+        long n = 1;
+        for (int d : shape) {
             n = Math.multiplyExact(n, d);
         }
         return n;

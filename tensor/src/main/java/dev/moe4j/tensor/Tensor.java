@@ -199,6 +199,7 @@ public final class Tensor {
 
     /** True when the elements lie in row-major order without gaps (dims of size 1 ignored). */
     public boolean isContiguous() {
+        if (numel() == 0) return true;
         int expected = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
             if (shape[i] == 1) continue;
