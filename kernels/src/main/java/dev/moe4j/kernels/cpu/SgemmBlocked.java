@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  *      pack B[pc:pc+KC, jc:jc+NC] into panels of NR columns          (Bp)
  *      for ic in 0..m step MC:                    A block  [MC, KC]   lives in L2
  *        pack A[ic:ic+MC, pc:pc+KC] into panels of MR rows           (Ap)
- *        for jr in 0..NC step NR:                 B micro-panel [KC, NR] lives in L1
+ *        for jr in 0..NC step NR:                 B micro-panel [KC, NR] reused from L1/L2
  *          for ir in 0..MC step MR:               A micro-panel [MR, KC] streams from L2
  *            micro-kernel: C[ic+ir : +MR, jc+jr : +NR] += alpha * Ap_ir * Bp_jr
  * </pre>
@@ -48,15 +48,21 @@ import jdk.incubator.vector.VectorSpecies;
  * sequentially, which the hardware prefetcher keeps ahead of. {@code MC = 120}: the packed A block
  * is 240 KiB. {@code NC = 2048}: the packed B block is 4 MiB, in L3.
  *
- * <p><b>Threads.</b> C is cut into rectangles that are independent sub-GEMMs (rows, or columns
- * when there are too few rows); each {@link Parallel} task runs the five loops on its rectangle
- * with its own packing buffers. Rows are preferred: then each thread packs only its own share of
- * A, and B (cheap to pack, a plain copy when row-major) is packed once per thread.
+ * <p><b>Transposed operands.</b> A row-major A and a column-major B (a {@code W^T} view) are the
+ * layouts whose panels are transposes of the source; {@link BlockTranspose} packs them 16 x 16 in
+ * registers. The other two layouts pack as plain copies.
  *
- * <p>JIT notes: the micro-kernel is one small static method whose accumulators are local
- * {@code FloatVector} variables, with no calls on vectors left after inlining, so C2 keeps them in
- * registers; the index of every load is a linear function of the loop counter, so the bounds
- * checks are hoisted out of the loop.
+ * <p><b>Threads.</b> C is cut into rectangles that are independent sub-GEMMs ({@link GemmTasks}:
+ * row ranges, or column ranges when there are too few rows); each {@link Parallel} task runs the
+ * five loops on its rectangle with its own packing buffers. Rows are preferred: then each thread
+ * packs only its own share of A, and B (cheap to pack) is packed once per thread. The same
+ * machinery runs a batch of GEMMs ({@link #batch}), which is how {@link GroupedGemm} works.
+ *
+ * <p>JIT notes: the micro-kernel is one static method whose accumulators are local
+ * {@code FloatVector} variables and which passes no vector to a helper method: a method this large
+ * exhausts C2's inlining budget, a helper left as a real call forces its vector arguments to be
+ * boxed, and a kernel written that way ran 15 times slower. The index of every load is a linear
+ * function of the loop counter, so the bounds checks are hoisted out of the loop.
  */
 final class SgemmBlocked {
     private SgemmBlocked() {}
@@ -226,10 +232,15 @@ final class SgemmBlocked {
             int base = ir * kc;
             int src = off + ir * rs;
             if (cs == 1 && rs != 1) {
-                // Row-major A: read each row sequentially, write with stride MR.
+                // Row-major A: the panel is the transpose of 12 row pieces. Blocks of 16 columns
+                // are transposed in registers; the rest is copied row by row with stride MR.
+                int p0 = 0;
+                if (mr == MR && BlockTranspose.SUPPORTED) {
+                    for (; p0 + 16 <= kc; p0 += 16) BlockTranspose.transpose12x16(a, src + p0, rs, ap, base + p0 * MR, MR);
+                }
                 for (int i = 0; i < mr; i++) {
                     int s = src + i * rs, d = base + i;
-                    for (int p = 0; p < kc; p++) ap[d + p * MR] = a[s + p];
+                    for (int p = p0; p < kc; p++) ap[d + p * MR] = a[s + p];
                 }
             } else {
                 // Column-major A (a transposed view) or general strides: read MR down a column.
@@ -265,10 +276,18 @@ final class SgemmBlocked {
                 continue;
             }
             if (rs == 1 && cs != 1) {
-                // Column-major B (a transposed view): read each column sequentially.
+                // Column-major B (a transposed view such as W^T): 16 x 16 blocks are transposed in
+                // registers, the rest is read one column at a time and written with stride NR.
+                int p0 = 0;
+                if (nr == NR && NR == 32 && BlockTranspose.SUPPORTED) {
+                    for (; p0 + 16 <= kc; p0 += 16) {
+                        BlockTranspose.transpose16x16(b, src + p0, cs, bp, base + p0 * NR, NR);
+                        BlockTranspose.transpose16x16(b, src + 16 * cs + p0, cs, bp, base + p0 * NR + 16, NR);
+                    }
+                }
                 for (int j = 0; j < nr; j++) {
                     int s = src + j * cs, d = base + j;
-                    for (int p = 0; p < kc; p++) bp[d + p * NR] = b[s + p];
+                    for (int p = p0; p < kc; p++) bp[d + p * NR] = b[s + p];
                 }
             } else {
                 for (int p = 0; p < kc; p++) {
