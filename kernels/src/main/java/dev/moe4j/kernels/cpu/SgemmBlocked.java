@@ -39,7 +39,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code p} of the {@code KC} loop loads one row of the B micro-panel (2 vectors), then for each
  * of the 12 rows broadcasts {@code A[r, p]} and does 2 FMAs: 24 FMAs for 14 loads, enough
  * independent accumulators to cover the FMA latency on both FMA pipes. The tile is added to C once,
- * at the end, scaled by {@code alpha}. {@code beta} is applied beforehand by one pass over C.
+ * at the end, scaled by {@code alpha}; with {@code beta = 0} the first KC step stores it instead
+ * (C is never read), and any {@code beta} other than 0 or 1 is applied beforehand by one pass over C.
  *
  * <p><b>Block sizes</b> (measured on an AVX-512 Zen core with 48 KiB L1, 1 MiB L2).
  * {@code KC = 512}: C is read and written once per KC step of k, so a deep block halves that
@@ -132,8 +133,13 @@ final class SgemmBlocked {
                       float[] b, int bOff, int bRs, int bCs,
                       float beta, float[] c, int cOff, int ldc, Workspace ws) {
         if (i0 >= i1 || j0 >= j1) return;
-        scale(beta, c, cOff + i0 * ldc + j0, ldc, i1 - i0, j1 - j0);
-        if (k == 0 || alpha == 0f) return;
+        if (k == 0 || alpha == 0f) {
+            scale(beta, c, cOff + i0 * ldc + j0, ldc, i1 - i0, j1 - j0);
+            return;
+        }
+        // beta = 0: the first KC step overwrites C (never reading it); beta = 1: every step adds;
+        // any other beta: C is scaled once here, then every step adds.
+        if (beta != 0f && beta != 1f) scale(beta, c, cOff + i0 * ldc + j0, ldc, i1 - i0, j1 - j0);
         float[] ap = ws.ap(MC * Math.min(KC, k));
         float[] bp = ws.bp(Math.min(KC, k) * GemmTasks.roundUp(Math.min(NC, j1 - j0), NR));
         for (int jc = j0; jc < j1; jc += NC) {
@@ -144,7 +150,7 @@ final class SgemmBlocked {
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     packA(a, aOff + ic * aRs + pc * aCs, aRs, aCs, mc, kc, ap);
-                    macroKernel(mc, nc, kc, alpha, ap, bp, c, cOff + ic * ldc + jc, ldc, ws.tile);
+                    macroKernel(mc, nc, kc, alpha, ap, bp, c, cOff + ic * ldc + jc, ldc, pc > 0 || beta != 0f, ws.tile);
                 }
             }
         }
@@ -152,20 +158,24 @@ final class SgemmBlocked {
 
     /** The two loops around the micro-kernel over one packed A block and one packed B block. */
     static void macroKernel(int mc, int nc, int kc, float alpha, float[] ap, float[] bp,
-                            float[] c, int cOff, int ldc, float[] tile) {
+                            float[] c, int cOff, int ldc, boolean accumulate, float[] tile) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             for (int ir = 0; ir < mc; ir += MR) {
                 int mr = Math.min(MR, mc - ir);
                 int ci = cOff + ir * ldc + jr;
                 if (mr == MR && nr == NR) {
-                    microKernel(kc, ap, ir * kc, bp, jr * kc, alpha, c, ci, ldc);
+                    microKernel(kc, ap, ir * kc, bp, jr * kc, alpha, c, ci, ldc, accumulate);
                 } else {
-                    // Edge tile: compute the full padded tile into a buffer, add the valid part.
-                    java.util.Arrays.fill(tile, 0f);
-                    microKernel(kc, ap, ir * kc, bp, jr * kc, alpha, tile, 0, NR);
+                    // Edge tile: compute the full padded tile into a buffer, then write its valid part.
+                    microKernel(kc, ap, ir * kc, bp, jr * kc, alpha, tile, 0, NR, false);
                     for (int i = 0; i < mr; i++) {
-                        for (int j = 0; j < nr; j++) c[ci + i * ldc + j] += tile[i * NR + j];
+                        int r = ci + i * ldc, t = i * NR;
+                        if (accumulate) {
+                            for (int j = 0; j < nr; j++) c[r + j] += tile[t + j];
+                        } else {
+                            System.arraycopy(tile, t, c, r, nr);
+                        }
                     }
                 }
             }
@@ -175,12 +185,13 @@ final class SgemmBlocked {
     // ------------------------------------------------------------------ micro-kernel
 
     /**
-     * {@code C[12, 32] += alpha * Ap[12, kc] * Bp[kc, 32]} where {@code Ap} is an A micro-panel
-     * ({@code kc} columns of 12 floats from {@code ai}) and {@code Bp} a B micro-panel ({@code kc}
-     * rows of 2 vectors from {@code bi}); C rows start at {@code ci + r * ldc}.
+     * {@code C[12, 32] = alpha * Ap[12, kc] * Bp[kc, 32]}, plus the old C when {@code accumulate}.
+     * {@code Ap} is an A micro-panel ({@code kc} columns of 12 floats from {@code ai}), {@code Bp} a
+     * B micro-panel ({@code kc} rows of 2 vectors from {@code bi}); C rows start at
+     * {@code ci + r * ldc}.
      */
     static void microKernel(int kc, float[] ap, int ai, float[] bp, int bi, float alpha,
-                            float[] c, int ci, int ldc) {
+                            float[] c, int ci, int ldc, boolean accumulate) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
         FloatVector c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
@@ -203,21 +214,36 @@ final class SgemmBlocked {
             x = FloatVector.broadcast(S, ap[pa + 10]); cA0 = x.fma(b0, cA0); cA1 = x.fma(b1, cA1);
             x = FloatVector.broadcast(S, ap[pa + 11]); cB0 = x.fma(b0, cB0); cB1 = x.fma(b1, cB1);
         }
-        // C += alpha * tile, one row (two vectors) at a time.
+        // C = alpha * tile (+ C when accumulating), one row (two vectors) at a time.
         FloatVector al = FloatVector.broadcast(S, alpha);
         int r = ci;
-        c00.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c01.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c10.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c11.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c20.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c21.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c30.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c31.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c40.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c41.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c50.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c51.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c60.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c61.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c70.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c71.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c80.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c81.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        c90.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c91.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        cA0.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); cA1.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
-        cB0.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); cB1.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L);
+        if (accumulate) {
+            c00.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c01.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c10.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c11.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c20.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c21.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c30.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c31.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c40.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c41.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c50.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c51.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c60.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c61.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c70.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c71.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c80.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c81.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            c90.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); c91.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            cA0.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); cA1.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L); r += ldc;
+            cB0.fma(al, FloatVector.fromArray(S, c, r)).intoArray(c, r); cB1.fma(al, FloatVector.fromArray(S, c, r + L)).intoArray(c, r + L);
+        } else {
+            c00.mul(al).intoArray(c, r); c01.mul(al).intoArray(c, r + L); r += ldc;
+            c10.mul(al).intoArray(c, r); c11.mul(al).intoArray(c, r + L); r += ldc;
+            c20.mul(al).intoArray(c, r); c21.mul(al).intoArray(c, r + L); r += ldc;
+            c30.mul(al).intoArray(c, r); c31.mul(al).intoArray(c, r + L); r += ldc;
+            c40.mul(al).intoArray(c, r); c41.mul(al).intoArray(c, r + L); r += ldc;
+            c50.mul(al).intoArray(c, r); c51.mul(al).intoArray(c, r + L); r += ldc;
+            c60.mul(al).intoArray(c, r); c61.mul(al).intoArray(c, r + L); r += ldc;
+            c70.mul(al).intoArray(c, r); c71.mul(al).intoArray(c, r + L); r += ldc;
+            c80.mul(al).intoArray(c, r); c81.mul(al).intoArray(c, r + L); r += ldc;
+            c90.mul(al).intoArray(c, r); c91.mul(al).intoArray(c, r + L); r += ldc;
+            cA0.mul(al).intoArray(c, r); cA1.mul(al).intoArray(c, r + L); r += ldc;
+            cB0.mul(al).intoArray(c, r); cB1.mul(al).intoArray(c, r + L);
+        }
     }
 
     // ------------------------------------------------------------------ packing
