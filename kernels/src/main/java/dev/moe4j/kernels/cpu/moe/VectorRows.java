@@ -1,0 +1,203 @@
+package dev.moe4j.kernels.cpu.moe;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API loops over one row of floats, shared by the fast MoE kernels. Each has a full-vector main loop
+ * and a tail for the last {@code n % lanes} elements: scalar where the scalar expression rounds exactly like
+ * a lane does, a masked vector step where it would not (softmax, sigmoid: the exponential).
+ *
+ * <p>{@link #scale}, {@link #axpy} and {@link #add} use a separate multiply and add (no fused multiply-add),
+ * so every element is rounded exactly as the scalar expression {@code y + a * x} is in Java: the fast kernels
+ * built on them give the same bits as their scalar references.
+ *
+ * <p>Every result here is a fixed sequence of IEEE operations, so it does not change between runs, thread
+ * splits or JIT tiers: reductions add lanes in a fixed order ({@link #sumLanes}) and the exponential is our
+ * own ({@link #exp}).
+ */
+final class VectorRows {
+    private VectorRows() {}
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    /** y[yOff + i] = a * x[xOff + i] for i in [0, n). */
+    static void scale(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            FloatVector.fromArray(F, x, xOff + i).mul(a).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) y[yOff + i] = a * x[xOff + i];
+    }
+
+    /** y[yOff + i] += a * x[xOff + i] for i in [0, n) (multiply, then add). */
+    static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
+            FloatVector.fromArray(F, y, yOff + i).add(xv.mul(a)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
+    }
+
+    /** y[yOff + i] += x[xOff + i] for i in [0, n). */
+    static void add(float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            FloatVector.fromArray(F, y, yOff + i).add(FloatVector.fromArray(F, x, xOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) y[yOff + i] += x[xOff + i];
+    }
+
+    /** sum_i a[aOff + i] * b[bOff + i], lane-wise partial sums (fused multiply-add) reduced at the end. */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int i = 0;
+        FloatVector acc = FloatVector.zero(F);
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
+        }
+        float sum = sumLanes(acc);
+        for (; i < n; i++) sum += a[aOff + i] * b[bOff + i];
+        return sum;
+    }
+
+    /**
+     * One pass for combine's backward: {@code out[outOff + i] = a * g[gOff + i]} (as {@link #scale}) and returns
+     * {@code sum_i g[gOff + i] * v[vOff + i]} (as {@link #dot}), reading the row g once.
+     */
+    static float scaleAndDot(float a, float[] g, int gOff, float[] out, int outOff, float[] v, int vOff, int n) {
+        int i = 0;
+        FloatVector acc = FloatVector.zero(F);
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            FloatVector gv = FloatVector.fromArray(F, g, gOff + i);
+            acc = gv.fma(FloatVector.fromArray(F, v, vOff + i), acc);
+            gv.mul(a).intoArray(out, outOff + i);
+        }
+        float sum = sumLanes(acc);
+        for (; i < n; i++) {
+            sum += g[gOff + i] * v[vOff + i];
+            out[outOff + i] = a * g[gOff + i];
+        }
+        return sum;
+    }
+
+    /**
+     * The sum of the lanes, added left to right. ({@code reduceLanes(ADD)} leaves the order open, and the
+     * compiled and interpreted forms do use different orders, so its float result may change with warm-up.)
+     */
+    static float sumLanes(FloatVector v) {
+        float s = 0f;
+        for (int i = 0; i < v.length(); i++) s += v.lane(i);
+        return s;
+    }
+
+    /** max_i x[off + i] over n >= 1 elements (NaN if any is NaN). */
+    static float max(float[] x, int off, int n) {
+        int i = 0;
+        float m = Float.NEGATIVE_INFINITY;
+        if (n >= F.length()) {
+            FloatVector acc = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (int end = F.loopBound(n); i < end; i += F.length()) {
+                acc = acc.max(FloatVector.fromArray(F, x, off + i));
+            }
+            m = acc.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) m = Math.max(m, x[off + i]);
+        return m;
+    }
+
+    /**
+     * out[outOff + i] = softmax(x[xOff .. xOff + n))[i], n >= 1: max-shifted exponentials over their sum. The
+     * tail goes through the same vector exponential under a lane mask, so equal inputs anywhere in the row
+     * give equal outputs (top-k ties stay ties).
+     */
+    static void softmax(float[] x, int xOff, float[] out, int outOff, int n) {
+        float m = max(x, xOff, n);
+        int i = 0;
+        FloatVector acc = FloatVector.zero(F);
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            FloatVector e = exp(FloatVector.fromArray(F, x, xOff + i).sub(m));
+            e.intoArray(out, outOff + i);
+            acc = acc.add(e);
+        }
+        if (i < n) {
+            VectorMask<Float> tail = F.indexInRange(i, n);
+            FloatVector e = exp(FloatVector.fromArray(F, x, xOff + i, tail).sub(m));
+            e.intoArray(out, outOff + i, tail);
+            acc = acc.add(e, tail);
+        }
+        float sum = sumLanes(acc);
+        scale(1f / sum, out, outOff, out, outOff, n);
+    }
+
+    /**
+     * out[outOff + i] = 1 / (1 + exp(-x[xOff + i])) for i in [0, n); the tail is masked like {@link #softmax}'s.
+     */
+    static void sigmoid(float[] x, int xOff, float[] out, int outOff, int n) {
+        int i = 0;
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            FloatVector e = exp(FloatVector.fromArray(F, x, xOff + i).neg());
+            one.div(one.add(e)).intoArray(out, outOff + i);
+        }
+        if (i < n) {
+            VectorMask<Float> tail = F.indexInRange(i, n);
+            FloatVector e = exp(FloatVector.fromArray(F, x, xOff + i, tail).neg());
+            one.div(one.add(e)).intoArray(out, outOff + i, tail);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // exp from IEEE operations
+    // ---------------------------------------------------------------------------------------------
+
+    private static final float LOG2E = 1.44269504088896341f;
+    /** ln 2 split in two: LN2_HI has few mantissa bits so that n * LN2_HI is exact for |n| <= 256. */
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** 1.5 * 2^23: adding and subtracting it rounds a float of magnitude < 2^22 to the nearest integer. */
+    private static final float ROUND_MAGIC = 12582912f;
+    /** Below this, e^x < 2^-150 rounds to 0; above the upper clamp, e^x overflows to infinity anyway. */
+    private static final float EXP_LOW = -104f;
+    private static final float EXP_HIGH = 89f;
+
+    /**
+     * e^x lane-wise, built only from IEEE-exact lane operations (add, multiply, fused multiply-add, integer
+     * shifts), so it returns the same bits in every execution tier and on every lane position. (The Vector
+     * API's own {@code VectorOperators.EXP} may use a different approximation once compiled than when
+     * interpreted, which would make results depend on warm-up and turn exact ties into near-ties.)
+     *
+     * <p>Algorithm (Cody and Waite range reduction with a Cephes-style polynomial, about 1 ulp):
+     * {@code n = round(x * log2 e)}, {@code r = x - n ln 2} computed in two parts so that r is exact,
+     * {@code e^r ~= 1 + r + r^2 P(r)} on {@code |r| <= ln2 / 2}, and the result is {@code e^r * 2^n}, with
+     * 2^n applied as two factors {@code 2^(n >> 1) * 2^(n - (n >> 1))} so that subnormal results and overflow
+     * to infinity come out right. NaN stays NaN, {@code e^-inf = 0}, {@code e^+inf = inf}.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector xc = x.max(EXP_LOW).min(EXP_HIGH);                  // NaN passes through max / min
+        FloatVector n = xc.mul(LOG2E).add(ROUND_MAGIC).sub(ROUND_MAGIC);
+        FloatVector minusN = n.neg();
+        FloatVector r = minusN.fma(c(LN2_HI), xc);                      // exact: n * LN2_HI has spare bits
+        r = minusN.fma(c(LN2_LO), r);
+        FloatVector p = c(1.9875691500e-4f);
+        p = p.fma(r, c(1.3981999507e-3f));
+        p = p.fma(r, c(8.3334519073e-3f));
+        p = p.fma(r, c(4.1665795894e-2f));
+        p = p.fma(r, c(1.6666665459e-1f));
+        p = p.fma(r, c(5.0000001201e-1f));
+        FloatVector er = p.mul(r.mul(r)).add(r).add(1f);               // e^r = 1 + r + r^2 P(r)
+        IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
+        IntVector half = ni.lanewise(VectorOperators.ASHR, 1);
+        FloatVector scale1 = half.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector scale2 = ni.sub(half).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector result = er.mul(scale1).mul(scale2);
+        return result.blend(0f, x.compare(VectorOperators.LE, EXP_LOW));
+    }
+
+    private static FloatVector c(float v) {
+        return FloatVector.broadcast(F, v);
+    }
+}
