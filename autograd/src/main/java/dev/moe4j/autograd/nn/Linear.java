@@ -5,15 +5,22 @@ import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Generator;
 import dev.moe4j.tensor.Tensor;
 
+import java.util.function.UnaryOperator;
+
 /**
  * Affine layer {@code y = x W^T + b}: x [..., in] &rarr; y [..., out]; parameters {@code weight}
  * [out, in] and {@code bias} [out] (optional), named as in {@code torch.nn.Linear}.
  *
  * <p>Initialisation as PyTorch: weight and bias uniform on [-1/sqrt(in), 1/sqrt(in)].
+ *
+ * <p>An adapter (a LoRA layer, say) can take over {@link #forward} of a layer that sits inside a
+ * model with {@link #setForwardOverride}: the model keeps calling this layer, the override computes
+ * the output and reaches the plain affine map through {@link #forwardBase}.
  */
 public final class Linear extends Module {
     private final int inFeatures, outFeatures;
     private final Tensor weight, bias;
+    private UnaryOperator<Tensor> forwardOverride;
 
     /** F32 layer with a bias. */
     public Linear(int inFeatures, int outFeatures, Generator gen) { this(inFeatures, outFeatures, true, DType.F32, gen); }
@@ -42,8 +49,21 @@ public final class Linear extends Module {
     /** b [out], or null. */
     public Tensor bias() { return bias; }
 
+    /** {@code x W^T + b}, or the override's result when one is set (see {@link #setForwardOverride}). */
     @Override
-    public Tensor forward(Tensor x) { return F.linear(x, weight, bias); }
+    public Tensor forward(Tensor x) { return forwardOverride == null ? forwardBase(x) : forwardOverride.apply(x); }
+
+    /** The plain affine map {@code x W^T + b}: x [..., in] &rarr; [..., out], whatever override is set. */
+    public Tensor forwardBase(Tensor x) { return F.linear(x, weight, bias); }
+
+    /**
+     * Lets {@code override} compute {@link #forward} from now on (null restores the plain map). The
+     * override must not call {@link #forward} of this layer (use {@link #forwardBase}).
+     */
+    public void setForwardOverride(UnaryOperator<Tensor> override) { this.forwardOverride = override; }
+
+    /** The override set with {@link #setForwardOverride}, or null. */
+    public UnaryOperator<Tensor> forwardOverride() { return forwardOverride; }
 
     @Override
     protected String describe() { return "in=" + inFeatures + ", out=" + outFeatures + ", bias=" + (bias != null); }
