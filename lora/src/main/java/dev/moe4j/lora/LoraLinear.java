@@ -56,7 +56,9 @@ import java.util.Map;
  * {@link #setActiveAdapters} names them. As in PEFT, activating adapters makes their parameters
  * trainable and the others frozen. {@link #setAdaptersEnabled}(false) gives the base layer alone
  * (unmerging first when something is merged, as PEFT's {@code disable_adapters}). The base layer's
- * weight and bias are frozen (requiresGrad false) when it is wrapped.
+ * weight and bias are frozen (requiresGrad false) when it is wrapped. Dropout follows the training
+ * mode of the base layer, which {@code train()} / {@code eval()} reach whether they are called on
+ * this layer or on a model that holds the base Linear.
  *
  * <p>Parameter names follow PEFT: {@code base_layer.weight}, {@code base_layer.bias},
  * {@code lora_A.<adapter>.weight}, {@code lora_B.<adapter>.weight},
@@ -275,8 +277,14 @@ public final class LoraLinear extends Module {
     }
 
     private Tensor dropout(Tensor x, LoraAdapter a) {
-        return F.dropout(x, a.spec().dropout(), isTraining(), dropoutGenerators.get(a.name()));
+        return F.dropout(x, a.spec().dropout(), training(), dropoutGenerators.get(a.name()));
     }
+
+    /**
+     * Training mode as the base layer sees it: a model's {@code train()} / {@code eval()} reaches the
+     * base Linear inside it (and this layer's own mode is passed to its base_layer child).
+     */
+    private boolean training() { return base.isTraining(); }
 
     /** y + ((dropout(x) A^T) B^T) * s. */
     private Tensor addLora(Tensor y, Tensor x, LoraAdapter a) {
@@ -291,7 +299,7 @@ public final class LoraLinear extends Module {
             n = rowNorms(base.weight(), a.a().detach(), a.b().detach(), a.scaling());
         }
         Tensor c = F.div(a.magnitude(), n);
-        boolean dropping = a.spec().dropout() > 0 && isTraining();
+        boolean dropping = a.spec().dropout() > 0 && training();
         Tensor xd = x;
         Tensor baseResult;
         if (!dropping) {

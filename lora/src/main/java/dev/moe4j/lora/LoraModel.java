@@ -420,6 +420,16 @@ public final class LoraModel {
         return model;
     }
 
+    /** Sets training mode on the model and the adapter layers (dropout is active in training). Returns this. */
+    public LoraModel train(boolean on) {
+        model.train(on);
+        for (LoraLinear l : layers.values()) l.train(on);
+        return this;
+    }
+
+    /** Evaluation mode: {@code train(false)}. */
+    public LoraModel eval() { return train(false); }
+
     // ------------------------------------------------------------------ parameters
 
     /** The parameters that require gradients: the active adapters' (a list for an optimizer). */
