@@ -128,12 +128,12 @@ public final class MoeLayer extends Module {
         Capacity capacity = limited ? new Capacity(o.capacityFactor, -1, o.dropPolicy, o.capacityGroupSize) : Capacity.unlimited();
         Router r = switch (o.router) {
             case SOFTMAX_TOPK -> new SoftmaxTopKRouter(o.hiddenSize, o.numExperts, o.topK, o.renormalize, capacity,
-                    o.selectionBias || o.balancing.biasUpdateRate() > 0, o.dtype, gen, o.routerInitStd).failOnNaN(o.failOnNaN);
+                    o.selectionBias || o.balancing.biasUpdateRate() > 0, o.dtype, gen, o.routerInitStd);
             case DEEPSEEK_V3 -> new DeepSeekV3Router(o.hiddenSize, o.numExperts, o.topK, o.nGroup, o.topkGroup, o.renormalize,
-                    o.routedScalingFactor, o.dtype, gen, o.routerInitStd).failOnNaN(o.failOnNaN);
+                    o.routedScalingFactor, o.dtype, gen, o.routerInitStd);
             case SWITCH -> {
                 if (o.topK != 1) throw new IllegalArgumentException("Switch routing is top-1; got k = " + o.topK);
-                yield new SwitchRouter(o.hiddenSize, o.numExperts, capacity, false, o.jitter, o.dtype, gen).failOnNaN(o.failOnNaN);
+                yield new SwitchRouter(o.hiddenSize, o.numExperts, capacity, false, o.jitter, o.dtype, gen);
             }
             case NOISY_TOPK -> new NoisyTopKRouter(o.hiddenSize, o.numExperts, o.topK, capacity, o.dtype, gen, o.routerInitStd);
             case EXPERT_CHOICE -> new ExpertChoiceRouter(o.hiddenSize, o.numExperts, limited ? o.capacityFactor : 1.0, o.dtype, gen, o.routerInitStd);
@@ -141,7 +141,7 @@ public final class MoeLayer extends Module {
             case TOP_P -> new TopPRouter(o.hiddenSize, o.numExperts, o.topP, o.topK, o.dtype, gen, o.routerInitStd);
             case NULL_EXPERTS -> new NullExpertRouter(o.hiddenSize, o.numExperts, o.numNullExperts, o.topK, o.renormalize, o.dtype, gen, o.routerInitStd);
         };
-        return r;
+        return r.failOnNaN(o.failOnNaN);
     }
 
     // ------------------------------------------------------------------ forward

@@ -27,7 +27,6 @@ public final class DeepSeekV3Router extends Router {
     private final boolean normTopkProb;
     private final double scalingFactor;
     private final Tensor weight, bias;
-    private boolean failOnNaN = true;
 
     /**
      * @param hiddenSize    d
@@ -60,9 +59,6 @@ public final class DeepSeekV3Router extends Router {
     private static GatingConfig config(int k, int nGroup, int topkGroup, boolean norm, double scale) {
         return GatingConfig.deepseekV3(k, nGroup, topkGroup, norm, (float) scale);
     }
-
-    /** Whether a NaN logit throws (naming its token and expert). Default on. Returns this. */
-    public DeepSeekV3Router failOnNaN(boolean on) { this.failOnNaN = on; return this; }
 
     /** W [E, d]. */
     public Tensor weight() { return weight; }

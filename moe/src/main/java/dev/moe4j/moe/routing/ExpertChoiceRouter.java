@@ -62,6 +62,12 @@ public final class ExpertChoiceRouter extends Router {
         checkInput(x);
         int T = x.size(0), E = numExperts;
         Tensor logits = F.linear(x, weight, null);
+        if (failOnNaN) {
+            double[] l = logits.toDoubleArray();
+            for (int i = 0; i < l.length; i++) {
+                if (Double.isNaN(l[i])) throw new IllegalArgumentException("router logit is NaN at token " + i / E + ", expert " + i % E);
+            }
+        }
         Tensor probs = F.softmax(logits, 1);
         int[] ids = new int[T * E];
         for (int t = 0; t < T; t++) for (int e = 0; e < E; e++) ids[t * E + e] = e;

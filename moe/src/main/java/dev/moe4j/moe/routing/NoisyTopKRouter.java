@@ -73,7 +73,7 @@ public final class NoisyTopKRouter extends Router {
             for (int i = 0; i < eps.length; i++) eps[i] = noise.nextGaussian();
             h = F.add(h, F.mul(std, TensorArrays.wrap(eps, x.size(0), numExperts).to(x.dtype())));
         }
-        Gate gate = new Gate(GatingConfig.softmaxTopK(k, true), null);
+        Gate gate = new Gate(GatingConfig.softmaxTopK(k, true).withRejectNaN(failOnNaN), null);
         Tensor w = gate.apply(h);
         int[] ids = gate.ids();
         var plan = Plans.build(ids, null, capacity.isUnlimited() ? null : w.toDoubleArray(), x.size(0), k, numExperts, capacity);

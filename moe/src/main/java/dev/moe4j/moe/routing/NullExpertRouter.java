@@ -65,7 +65,7 @@ public final class NullExpertRouter extends Router {
         checkInput(x);
         int T = x.size(0);
         Tensor logits = F.linear(x, weight, null);
-        Gate gate = new Gate(GatingConfig.softmaxTopK(k, renormalize), null);
+        Gate gate = new Gate(GatingConfig.softmaxTopK(k, renormalize).withRejectNaN(failOnNaN), null);
         Tensor w = gate.apply(logits);
         int[] ids = gate.ids();
         boolean[] real = new boolean[ids.length];

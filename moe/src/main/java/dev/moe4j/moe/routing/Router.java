@@ -12,8 +12,24 @@ import dev.moe4j.tensor.Tensor;
  * training flag ({@link #train}, {@link #eval}) switches training-only behaviour such as noise.
  */
 public abstract class Router extends Module {
+    /** Whether NaN router logits throw instead of being routed. */
+    protected boolean failOnNaN = true;
+
     /** Creates the router module. */
     protected Router() {}
+
+    /**
+     * Whether a NaN router logit throws {@link IllegalArgumentException} naming its token and expert
+     * (fail fast, the default) instead of being routed (NaN ranks above every number, as in
+     * {@code torch.topk}). Returns this.
+     */
+    public Router failOnNaN(boolean on) {
+        this.failOnNaN = on;
+        return this;
+    }
+
+    /** Whether NaN logits throw. */
+    public boolean failsOnNaN() { return failOnNaN; }
 
     /** E, the number of real experts. */
     public abstract int numExperts();

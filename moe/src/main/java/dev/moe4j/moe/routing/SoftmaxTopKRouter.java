@@ -24,7 +24,6 @@ public final class SoftmaxTopKRouter extends Router {
     private final boolean renormalize;
     private final Capacity capacity;
     private final Tensor weight, bias;
-    private boolean failOnNaN = true;
 
     /**
      * @param hiddenSize    d
@@ -50,9 +49,6 @@ public final class SoftmaxTopKRouter extends Router {
         this.weight = registerParameter("weight", ParameterInit.normal(gen, dtype, initStd, numExperts, hiddenSize));
         this.bias = selectionBias ? registerBuffer("e_score_correction_bias", Tensor.zeros(DType.F32, numExperts)) : null;
     }
-
-    /** Whether a NaN logit throws (naming its token and expert) instead of being routed. Default on. Returns this. */
-    public SoftmaxTopKRouter failOnNaN(boolean on) { this.failOnNaN = on; return this; }
 
     /** W [E, d]. */
     public Tensor weight() { return weight; }

@@ -29,7 +29,6 @@ public final class SwitchRouter extends Router {
     private final Linear classifier;
     private final double jitter;
     private final Generator noise;
-    private boolean failOnNaN = true;
 
     /**
      * @param hiddenSize d
@@ -52,9 +51,6 @@ public final class SwitchRouter extends Router {
         this.noise = new Generator(gen.nextLong());
         this.classifier = registerModule("classifier", new Linear(hiddenSize, numExperts, routerBias, dtype, gen));
     }
-
-    /** Whether a NaN logit throws (naming its token and expert). Default on. Returns this. */
-    public SwitchRouter failOnNaN(boolean on) { this.failOnNaN = on; return this; }
 
     /** The classifier (weight [E, d]). */
     public Linear classifier() { return classifier; }

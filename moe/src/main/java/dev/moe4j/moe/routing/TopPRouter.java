@@ -56,7 +56,7 @@ public final class TopPRouter extends Router {
         checkInput(x);
         int T = x.size(0), k = maxExperts;
         Tensor logits = F.linear(x, weight, null);
-        Gate gate = new Gate(GatingConfig.softmaxTopK(k, false), null);
+        Gate gate = new Gate(GatingConfig.softmaxTopK(k, false).withRejectNaN(failOnNaN), null);
         Tensor w = gate.apply(logits);
         int[] ids = gate.ids();
         double[] p = w.toDoubleArray();
