@@ -1,0 +1,71 @@
+package dev.moe4j.kernels.cpu;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Cuts a batch of independent GEMMs into tasks for {@link Parallel}: the work plan shared by the
+ * dense GEMM (a batch of one) and the grouped GEMM (one problem per expert).
+ *
+ * <p>Problem {@code g} computes {@code C_g[m_g, n]} with depth {@code k_g}; its cost is taken as
+ * {@code m_g * n * max(k_g, 1)} (a problem with {@code k_g = 0} still writes its C). A problem
+ * whose cost is above the target {@code total / (threads * tasksPerThread)} is cut into row
+ * ranges (multiples of {@code mr}), or into column ranges (multiples of {@code nr}) when it has too
+ * few rows. Tasks are listed largest first, so that dynamic scheduling ends with the small ones
+ * and the threads finish together (longest-processing-time-first).
+ */
+final class GemmTasks {
+    private GemmTasks() {}
+
+    /** Task {@code t} is problem {@code problem[t]}, rows {@code [i0, i1)}, columns {@code [j0, j1)}. */
+    record Plan(int[] problem, int[] i0, int[] i1, int[] j0, int[] j1) {
+        int size() { return problem.length; }
+    }
+
+    /**
+     * Plans the tasks. {@code m[g]} and {@code k[g]} are the sizes of problem {@code g}; problems
+     * with {@code m[g] == 0} (or {@code n == 0}) get no task.
+     */
+    static Plan plan(int count, int[] m, int[] k, int n, int threads, int tasksPerThread, int mr, int nr) {
+        List<int[]> tasks = new ArrayList<>();
+        if (n > 0) {
+            double total = 0;
+            for (int g = 0; g < count; g++) total += cost(m[g], n, k[g]);
+            double target = threads <= 1 ? Double.POSITIVE_INFINITY : total / ((double) threads * tasksPerThread);
+            // Below ~1 MFLOP a task is not worth a hand-off; keep such work in one piece.
+            target = Math.max(target, 1 << 19);
+            for (int g = 0; g < count; g++) {
+                if (m[g] == 0) continue;
+                double c = cost(m[g], n, k[g]);
+                int pieces = (int) Math.min(Integer.MAX_VALUE, Math.ceil(c / target));
+                if (pieces <= 1) {
+                    tasks.add(new int[] {g, 0, m[g], 0, n});
+                } else if (m[g] >= pieces * 2 * mr || m[g] >= n) {
+                    int chunk = roundUp(ceilDiv(m[g], pieces), mr);
+                    for (int i = 0; i < m[g]; i += chunk) tasks.add(new int[] {g, i, Math.min(m[g], i + chunk), 0, n});
+                } else {
+                    int chunk = roundUp(ceilDiv(n, pieces), nr);
+                    for (int j = 0; j < n; j += chunk) tasks.add(new int[] {g, 0, m[g], j, Math.min(n, j + chunk)});
+                }
+            }
+            tasks.sort((x, y) -> Double.compare(cost(y[2] - y[1], y[4] - y[3], k[y[0]]), cost(x[2] - x[1], x[4] - x[3], k[x[0]])));
+        }
+        int t = tasks.size();
+        int[] problem = new int[t], i0 = new int[t], i1 = new int[t], j0 = new int[t], j1 = new int[t];
+        for (int q = 0; q < t; q++) {
+            int[] x = tasks.get(q);
+            problem[q] = x[0];
+            i0[q] = x[1];
+            i1[q] = x[2];
+            j0[q] = x[3];
+            j1[q] = x[4];
+        }
+        return new Plan(problem, i0, i1, j0, j1);
+    }
+
+    private static double cost(int m, int n, int k) { return (double) m * n * Math.max(k, 1); }
+
+    static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+
+    static int roundUp(int a, int b) { return ceilDiv(a, b) * b; }
+}
