@@ -67,6 +67,40 @@ public final class Permute {
     }
 
     // ---------------------------------------------------------------------------------------------
+    // scalar reference, double (for finite-difference checks)
+    // ---------------------------------------------------------------------------------------------
+
+    /** {@link #permuteReference(RoutingPlan, float[], int, float[])} in double. */
+    public static void permuteReference(RoutingPlan plan, double[] x, int d, double[] xPerm) {
+        PlanChecks.plan(plan, d);
+        PlanChecks.tokens("x", x.length, plan, d);
+        PlanChecks.rows("xPerm", xPerm.length, plan, d);
+        int k = plan.topK();
+        int[] rowToPair = plan.rowToPair();
+        for (int r = 0; r < plan.numRows(); r++) {
+            int t = rowToPair[r] / k;
+            for (int c = 0; c < d; c++) xPerm[r * d + c] = x[t * d + c];
+        }
+    }
+
+    /** {@link #permuteBackwardReference(RoutingPlan, float[], int, float[])} in double. */
+    public static void permuteBackwardReference(RoutingPlan plan, double[] dxPerm, int d, double[] dx) {
+        PlanChecks.plan(plan, d);
+        PlanChecks.rows("dxPerm", dxPerm.length, plan, d);
+        PlanChecks.tokens("dx", dx.length, plan, d);
+        int k = plan.topK();
+        int[] pairToRow = plan.pairToRow();
+        for (int t = 0; t < plan.numTokens(); t++) {
+            for (int c = 0; c < d; c++) dx[t * d + c] = 0.0;
+            for (int j = 0; j < k; j++) {
+                int r = pairToRow[t * k + j];
+                if (r < 0) continue;
+                for (int c = 0; c < d; c++) dx[t * d + c] += dxPerm[r * d + c];
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
     // fast
     // ---------------------------------------------------------------------------------------------
 

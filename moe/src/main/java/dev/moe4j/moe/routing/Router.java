@@ -1,0 +1,96 @@
+package dev.moe4j.moe.routing;
+
+import dev.moe4j.autograd.nn.Module;
+import dev.moe4j.moe.Routing;
+import dev.moe4j.tensor.Shape;
+import dev.moe4j.tensor.Tensor;
+
+/**
+ * A router: decides for each of T tokens which experts process it and with which gate weights, as a
+ * {@link Routing} (expert ids, weights, and the routing plan that permute, the grouped expert GEMMs
+ * and combine consume). Trainable routers hold their weights as parameters of this module; the
+ * training flag ({@link #train}, {@link #eval}) switches training-only behaviour such as noise.
+ */
+public abstract class Router extends Module {
+    /** Whether NaN router logits throw instead of being routed. */
+    protected boolean failOnNaN = true;
+
+    /** Creates the router module. */
+    protected Router() {}
+
+    /**
+     * Whether a NaN router logit throws {@link IllegalArgumentException} naming its token and expert
+     * (fail fast, the default) instead of being routed (NaN ranks above every number, as in
+     * {@code torch.topk}). Returns this.
+     */
+    public Router failOnNaN(boolean on) {
+        this.failOnNaN = on;
+        return this;
+    }
+
+    /** Whether NaN logits throw. */
+    public boolean failsOnNaN() { return failOnNaN; }
+
+    /** E, the number of real experts. */
+    public abstract int numExperts();
+
+    /** k, the slots per token of the plans this router builds. */
+    public abstract int slotsPerToken();
+
+    /** The hidden size d of the tokens this router reads. */
+    public abstract int hiddenSize();
+
+    /**
+     * Routes a batch of tokens.
+     *
+     * @param x        [T, d] token activations
+     * @param tokenIds [T] vocabulary ids of the tokens (needed by hash routing only), or null
+     * @return the routing of the T tokens
+     * @throws IllegalArgumentException for an input that does not fit the router
+     */
+    public abstract Routing route(Tensor x, long[] tokenIds);
+
+    /** {@link #route(Tensor, long[])} without token ids. */
+    public Routing route(Tensor x) { return route(x, null); }
+
+    /** The gate weights [T, k] of {@link #route(Tensor)}. */
+    @Override
+    public Tensor forward(Tensor x) { return route(x).weights(); }
+
+    /**
+     * The per-expert selection bias [E] this router adds to its scores when choosing experts (the
+     * auxiliary-loss-free balancing bias), or null when it has none.
+     */
+    public Tensor selectionBias() { return null; }
+
+    /** Whether {@link #route} needs token ids. */
+    public boolean needsTokenIds() { return false; }
+
+    /**
+     * Checks that {@code x} is [T, d] with this router's d.
+     *
+     * @throws IllegalArgumentException naming the shapes otherwise
+     */
+    protected final void checkInput(Tensor x) {
+        if (x.rank() != 2 || x.size(1) != hiddenSize()) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + ": tokens must be [T, d = " + hiddenSize() + "], got " + Shape.str(x.shape()));
+        }
+    }
+
+    /**
+     * Checks the sizes every router shares.
+     *
+     * @throws IllegalArgumentException for d &lt; 1, E &lt; 1 or k outside [1, E]
+     */
+    protected static void checkSizes(int hiddenSize, int numExperts, int k) {
+        if (numExperts < 1) throw new IllegalArgumentException("the number of experts E must be >= 1, got " + numExperts);
+        if (hiddenSize < 1) throw new IllegalArgumentException("the hidden size d must be >= 1, got " + hiddenSize);
+        if (k < 1) throw new IllegalArgumentException("k (experts per token) must be >= 1, got " + k);
+        if (k > numExperts) throw new IllegalArgumentException("k = " + k + " exceeds the number of experts E = " + numExperts);
+    }
+
+    /** The bias buffer's values as doubles, or null. */
+    protected static double[] biasValues(Tensor bias) {
+        return bias == null ? null : bias.toDoubleArray();
+    }
+}
