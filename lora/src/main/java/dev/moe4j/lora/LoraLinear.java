@@ -60,6 +60,13 @@ import java.util.Map;
  * mode of the base layer, which {@code train()} / {@code eval()} reach whether they are called on
  * this layer or on a model that holds the base Linear.
  *
+ * <h2>Mixed batches</h2>
+ * {@link #setTokenAdapters} gives each token its own adapter (or none), as PEFT's
+ * {@code adapter_names} argument: the forward then ignores the active set and adds, per token, the
+ * update of that token's adapter, computed for all adapters at once by {@link SegmentedLora} (two
+ * grouped GEMMs over the tokens grouped by adapter). DoRA adapters and merged adapters cannot take
+ * part in a mixed batch.
+ *
  * <p>Parameter names follow PEFT: {@code base_layer.weight}, {@code base_layer.bias},
  * {@code lora_A.<adapter>.weight}, {@code lora_B.<adapter>.weight},
  * {@code lora_magnitude_vector.<adapter>.weight}.
@@ -78,6 +85,7 @@ public final class LoraLinear extends Module {
     private final Deque<Merge> merged = new ArrayDeque<>();
     private boolean enabled = true;
     private boolean wrapped;
+    private int[] tokenAdapters;
 
     /** An adapter folded into W: its name and, for DoRA, the row norms used (for unmerging). */
     private record Merge(String name, Tensor doraNorm) {}
@@ -267,6 +275,7 @@ public final class LoraLinear extends Module {
             if (!merged.isEmpty()) unmerge();
             return base.forwardBase(x);
         }
+        if (tokenAdapters != null) return forwardMixed(x);
         Tensor y = base.forwardBase(x);
         for (String name : active) {
             if (isMerged(name)) continue;
@@ -311,6 +320,87 @@ public final class LoraLinear extends Module {
         Tensor lora = F.linear(F.linear(xd, a.a(), null), a.b(), null);
         Tensor dora = F.add(F.mul(F.sub(c, 1.0), baseResult), F.mul(F.mul(c, lora), a.scaling()));
         return F.add(y, dora);
+    }
+
+    // ------------------------------------------------------------------ mixed batches
+
+    /** The adapter names in the order adapters were added; a token's adapter id indexes this list. */
+    public List<String> adapterNames() { return List.copyOf(adapters.keySet()); }
+
+    /**
+     * Gives each token of the following forwards its adapter by name (null entries: the base layer
+     * only), as PEFT's {@code adapter_names}; a null array ends the mixed mode.
+     *
+     * @param perToken one name per token row of the input (all leading dims of x flattened)
+     * @throws IllegalArgumentException naming an unknown, DoRA or merged adapter
+     */
+    public void setTokenAdapters(String... perToken) {
+        if (perToken == null) {
+            tokenAdapters = null;
+            return;
+        }
+        List<String> names = adapterNames();
+        int[] ids = new int[perToken.length];
+        for (int t = 0; t < ids.length; t++) {
+            if (perToken[t] == null) { ids[t] = -1; continue; }
+            ids[t] = names.indexOf(perToken[t]);
+            if (ids[t] < 0) throw new IllegalArgumentException("token " + t + " names adapter '" + perToken[t] + "'; this layer has " + names);
+        }
+        setTokenAdapterIds(ids);
+    }
+
+    /**
+     * Like {@link #setTokenAdapters(String...)} with ids into {@link #adapterNames()} (-1: none);
+     * null ends the mixed mode.
+     *
+     * @throws IllegalArgumentException for an id outside [-1, N) or a DoRA or merged adapter
+     */
+    public void setTokenAdapterIds(int[] ids) {
+        if (ids == null) {
+            tokenAdapters = null;
+            return;
+        }
+        List<String> names = adapterNames();
+        boolean[] used = new boolean[names.size()];
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < -1 || ids[t] >= names.size()) {
+                throw new IllegalArgumentException("adapter id " + ids[t] + " of token " + t + " is outside [-1, " + names.size() + ")");
+            }
+            if (ids[t] >= 0) used[ids[t]] = true;
+        }
+        for (int i = 0; i < used.length; i++) {
+            if (!used[i]) continue;
+            if (adapters.get(names.get(i)).isDora()) throw new IllegalArgumentException("DoRA adapter '" + names.get(i) + "' cannot be used in a mixed batch");
+        }
+        tokenAdapters = ids.clone();
+    }
+
+    /** The per-token adapter ids of the mixed mode (a copy), or null when it is off. */
+    public int[] tokenAdapterIds() { return tokenAdapters == null ? null : tokenAdapters.clone(); }
+
+    /** base(x) + the per-token updates, grouped by adapter. */
+    private Tensor forwardMixed(Tensor x) {
+        int tokens = x.numel() / in;
+        if (tokens != tokenAdapters.length) {
+            throw new IllegalArgumentException("mixed batch: input " + Shape.str(x.shape()) + " has " + tokens + " tokens, "
+                    + tokenAdapters.length + " adapter ids were set");
+        }
+        if (!merged.isEmpty()) throw new IllegalArgumentException("mixed batch: adapters " + mergedAdapters() + " are merged; unmerge first");
+        List<Tensor> as = new ArrayList<>(), bs = new ArrayList<>();
+        int n = adapters.size();
+        double[] s = new double[n], p = new double[n];
+        Generator[] gens = new Generator[n];
+        int i = 0;
+        for (LoraAdapter a : adapters.values()) {
+            as.add(a.a());
+            bs.add(a.b());
+            s[i] = a.scaling();
+            p[i] = a.spec().dropout();
+            gens[i++] = dropoutGenerators.get(a.name());
+        }
+        Tensor y = base.forwardBase(x);
+        Tensor delta = SegmentedLora.delta(F.reshape(x, tokens, in), tokenAdapters, as, bs, s, p, gens, training());
+        return F.add(y, F.reshape(delta, y.shape()));
     }
 
     /** ||W + s B A|| per output row: [out]. No graph is recorded by the callers. */

@@ -380,6 +380,34 @@ public final class LoraModel {
     /** The active adapters (a copy). */
     public List<String> activeAdapters() { return List.copyOf(active); }
 
+    /**
+     * Gives each token of the following forwards its adapter by name (null: base model only) in every
+     * adapted layer, as PEFT's {@code adapter_names} (a layer without that adapter leaves the token
+     * unadapted); null ends the mixed mode. See {@link SegmentedLora}.
+     *
+     * @throws IllegalArgumentException naming an unknown adapter, or a DoRA one; nothing changes then
+     */
+    public void setTokenAdapters(String... perToken) {
+        if (perToken == null) {
+            for (LoraLinear l : layers.values()) l.setTokenAdapterIds(null);
+            return;
+        }
+        for (String n : perToken) if (n != null) config(n);
+        Map<LoraLinear, int[]> ids = new LinkedHashMap<>();
+        for (LoraLinear l : layers.values()) {
+            List<String> names = l.adapterNames();
+            int[] id = new int[perToken.length];
+            for (int t = 0; t < id.length; t++) id[t] = perToken[t] == null ? -1 : names.indexOf(perToken[t]);
+            for (int t = 0; t < id.length; t++) {
+                if (id[t] >= 0 && l.adapter(perToken[t]).isDora()) {
+                    throw new IllegalArgumentException("DoRA adapter '" + perToken[t] + "' cannot be used in a mixed batch");
+                }
+            }
+            ids.put(l, id);
+        }
+        for (Map.Entry<LoraLinear, int[]> e : ids.entrySet()) e.getKey().setTokenAdapterIds(e.getValue());
+    }
+
     /** Turns every adapter on or off (off: the base model alone; merged adapters are unmerged first). */
     public void setAdaptersEnabled(boolean on) {
         for (LoraLinear l : layers.values()) l.setAdaptersEnabled(on);
