@@ -10,6 +10,8 @@ import dev.moe4j.tensor.Generator;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
+import java.util.function.BiFunction;
+
 /**
  * The E routed experts of an MoE layer, all stored fused as in Hugging Face transformers 5, and
  * computed with grouped GEMMs over the expert-sorted rows of a routing plan.
@@ -26,12 +28,17 @@ import dev.moe4j.tensor.Tensor;
  * </pre>
  * Each weight is stored as {@code nn.Linear} weights [out, in]. Initialisation: normal with
  * standard deviation {@code initStd}.
+ *
+ * <p>An adapter (LoRA on the expert weights, say) can take over the computation on expert-sorted
+ * rows with {@link #setForwardOverride}; the MoE layer keeps calling {@link #forward(Tensor, int[])}
+ * and the override reaches the plain experts through {@link #forwardBase}.
  */
 public final class GroupedExperts extends Module {
     private final int numExperts, hiddenSize, intermediateSize;
     private final ExpertActivation activation;
     private final boolean gated;
     private final Tensor upProj, downProj;
+    private BiFunction<Tensor, int[], Tensor> forwardOverride;
 
     /**
      * @param numExperts       E
@@ -98,10 +105,32 @@ public final class GroupedExperts extends Module {
         if (xPerm.rank() != 2 || xPerm.size(1) != hiddenSize) {
             throw new IllegalArgumentException("experts: rows must be [R, d = " + hiddenSize + "], got " + Shape.str(xPerm.shape()));
         }
+        return forwardOverride == null ? forwardBase(xPerm, offsets) : forwardOverride.apply(xPerm, offsets);
+    }
+
+    /**
+     * The plain experts on expert-sorted rows, whatever override is set: grouped up projection,
+     * activation, grouped down projection.
+     *
+     * @param xPerm   [R, d]
+     * @param offsets [E + 1]
+     * @return yPerm [R, d]
+     */
+    public Tensor forwardBase(Tensor xPerm, int[] offsets) {
         Tensor h = new GroupedLinear(offsets).apply(xPerm, upProj);
         Tensor a = new ExpertActivationFunction(activation, gated).apply(h);
         return new GroupedLinear(offsets).apply(a, downProj);
     }
+
+    /**
+     * Lets {@code override} compute {@link #forward(Tensor, int[])} from now on (null restores the
+     * plain experts); it is called after the shape checks and must not call that method itself (use
+     * {@link #forwardBase}).
+     */
+    public void setForwardOverride(BiFunction<Tensor, int[], Tensor> override) { this.forwardOverride = override; }
+
+    /** The override set with {@link #setForwardOverride}, or null. */
+    public BiFunction<Tensor, int[], Tensor> forwardOverride() { return forwardOverride; }
 
     /**
      * The capacity-padded layout of GShard and Switch: x [E, C, d] holds C rows per expert, expert e
