@@ -108,6 +108,7 @@ public final class HfMoeLoader {
      * @param dtype        the layer's dtype (F32 or F64)
      * @throws IllegalArgumentException when a tensor is missing or its shape does not match the config
      */
+    @SuppressWarnings("try")
     public static HfMoeBlock load(SafetensorsFile file, HfMoeConfig config, String paramPrefix, String bufferPrefix, DType dtype) {
         if (dtype != DType.F32 && dtype != DType.F64) throw new IllegalArgumentException("layer dtype must be F32 or F64, got " + dtype);
         MoeLayer layer = build(config, dtype);
