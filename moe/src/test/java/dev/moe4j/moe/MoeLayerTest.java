@@ -226,6 +226,23 @@ class MoeLayerTest {
     }
 
     @Test
+    void emptyBatchesAndASingleExpert() {
+        MoeLayer layer = new MoeLayer(new MoeOptions().hiddenSize(6).intermediateSize(4).experts(3).topK(2).sharedExpert(4, true)
+                .balancing(Balancing.auxLoss(0.1).withZLoss(0.1)));
+        Tensor empty = Tensor.zeros(DType.F32, 0, 6).setRequiresGrad(true);
+        Tensor y = layer.forward(empty);
+        assertThat(y.shape()).containsExactly(0, 6);
+        assertThat(layer.lastLoad()).containsExactly(0, 0, 0);
+        assertThat(layer.auxLoss().item()).isZero();
+        MoeLayer one = new MoeLayer(new MoeOptions().hiddenSize(6).intermediateSize(4).experts(1).topK(1).dtype(DType.F64).initStd(0.5, 0.5));
+        Tensor x = TestData.param(new Generator(1), 1, 5, 6);
+        List<Tensor> inputs = new ArrayList<>(List.of(x));
+        inputs.addAll(one.parameters());
+        assertThat(GradCheck.check(in -> one.forward(in[0]), inputs.toArray(new Tensor[0])).passed()).isTrue();
+        assertThat(one.lastRouting().weights().toDoubleArray()).containsOnly(1.0);
+    }
+
+    @Test
     void badOptionsAndInputs() {
         assertThatThrownBy(() -> new MoeLayer(new MoeOptions().experts(0))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("E must be >= 1");
         assertThatThrownBy(() -> new MoeLayer(new MoeOptions().experts(4).topK(5))).isInstanceOf(IllegalArgumentException.class)
