@@ -34,9 +34,9 @@ public final class GradCheck {
     /** Default step h. */
     public static final double EPS = 1e-6;
     /** Default absolute tolerance. */
-    public static final double ATOL = 1e-5;
+    public static final double ATOL = 1e-6;
     /** Default relative tolerance. */
-    public static final double RTOL = 1e-3;
+    public static final double RTOL = 1e-5;
 
     /**
      * Outcome of a check.

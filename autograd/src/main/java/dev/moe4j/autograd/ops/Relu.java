@@ -20,6 +20,6 @@ public final class Relu extends Function {
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
         Tensor y = ctx.saved(0);
-        return new Tensor[] {g.mul(y.gt(Tensor.scalar(y.dtype(), 0)).to(g.dtype()))};
+        return new Tensor[] {g.maskedFill(y.le(Tensor.scalar(y.dtype(), 0)), 0.0)};
     }
 }
