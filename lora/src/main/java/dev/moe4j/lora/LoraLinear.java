@@ -295,10 +295,13 @@ public final class LoraLinear extends Module {
      */
     private boolean training() { return base.isTraining(); }
 
-    /** y + ((dropout(x) A^T) B^T) * s. */
+    /**
+     * y + ((dropout(x) A^T) B^T) * s, with s applied to the rank-r intermediate (the same product,
+     * one pass over [T, r] instead of [T, out]).
+     */
     private Tensor addLora(Tensor y, Tensor x, LoraAdapter a) {
-        Tensor h = F.linear(F.linear(dropout(x, a), a.a(), null), a.b(), null);
-        return F.add(y, F.mul(h, a.scaling()));
+        Tensor h = F.mul(F.linear(dropout(x, a), a.a(), null), a.scaling());
+        return F.add(y, F.linear(h, a.b(), null));
     }
 
     /** y + (c - 1) * base + c * lora * s, with c = m / n and n the detached row norms of W + s B A. */
