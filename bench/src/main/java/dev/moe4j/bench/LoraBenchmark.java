@@ -58,6 +58,9 @@ import org.openjdk.jmh.annotations.Warmup;
 public class LoraBenchmark {
     static final int D = 1024, TOKENS = 512;
 
+    /** Creates the benchmark (JMH and {@link LoraReport}). */
+    public LoraBenchmark() {}
+
     /** The frozen layer, its input and upstream gradient. */
     @State(Scope.Benchmark)
     public static class Base {
