@@ -105,8 +105,9 @@ class MoeConformanceTest {
             return out;
         }
 
+        /** A check, named "file: what" so that flat reports stay unambiguous. */
         private DynamicTest test(String name, Executable body) {
-            return DynamicTest.dynamicTest(name, file.toUri(), body);
+            return DynamicTest.dynamicTest(Golden.name(file) + ": " + name, file.toUri(), body);
         }
 
         // ------------------------------------------------------------------ the run

@@ -32,8 +32,8 @@ class SwitchLossesConformanceTest {
         List<Path> files = Golden.files("_switch_losses");
         assertFalse(files.isEmpty(), "no *_switch_losses reference files in " + Golden.dir().toAbsolutePath());
         return files.stream().map(f -> DynamicContainer.dynamicContainer(Golden.name(f), f.toUri(), Stream.of(
-                DynamicTest.dynamicTest("load_balancing_loss", f.toUri(), () -> check(f, true)),
-                DynamicTest.dynamicTest("router_z_loss", f.toUri(), () -> check(f, false)))));
+                DynamicTest.dynamicTest(Golden.name(f) + ": load_balancing_loss", f.toUri(), () -> check(f, true)),
+                DynamicTest.dynamicTest(Golden.name(f) + ": router_z_loss", f.toUri(), () -> check(f, false)))));
     }
 
     private static void check(Path file, boolean balancing) throws IOException {

@@ -25,6 +25,7 @@ public final class LossFreeBalancer {
      * @param updateRate u, {@code >= 0}
      * @throws IllegalArgumentException when the sizes differ or the rate is negative or NaN
      */
+    @SuppressWarnings("try")
     public static void update(Tensor bias, int[] load, double updateRate) {
         if (bias.rank() != 1 || bias.size(0) != load.length) {
             throw new IllegalArgumentException("bias " + Shape.str(bias.shape()) + " does not match the load of " + load.length + " experts");

@@ -1,7 +1,11 @@
 package dev.moe4j.moe.hf;
 
 import dev.moe4j.moe.MoeLayer;
+import dev.moe4j.tensor.Tensor;
+import dev.moe4j.tensor.io.SafetensorsWriter;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,6 +31,20 @@ public record HfMoeBlock(HfMoeConfig config, MoeLayer layer, Map<String, HfParam
         Map<String, HfParameter> m = new LinkedHashMap<>();
         for (HfParameter p : list) m.put(p.name(), p);
         return new HfMoeBlock(config, layer, m);
+    }
+
+    /**
+     * Writes the block as a Hugging Face checkpoint: every parameter and buffer under
+     * {@code prefix + name}, and the config as the file's {@code config} metadata (with the block's
+     * class as {@code class}), so that {@link HfMoeLoader#load(Path, Path, String, dev.moe4j.tensor.DType)}
+     * reads it back.
+     *
+     * @throws IOException when the file cannot be written
+     */
+    public void save(Path file, String prefix) throws IOException {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (HfParameter p : parameters.values()) tensors.put(prefix + p.name(), p.value().contiguous());
+        SafetensorsWriter.save(file, tensors, Map.of("config", config.toJson(), "class", config.family().blockClass()));
     }
 
     /**

@@ -118,6 +118,50 @@ public record HfMoeConfig(HfFamily family, int hiddenSize, int intermediateSize,
         };
     }
 
+    /**
+     * This config as Hugging Face config JSON (the keys {@link #parse} reads for the family), so that
+     * a saved block can be read back.
+     */
+    public String toJson() {
+        var o = JSON.createObjectNode();
+        o.put("model_type", family.modelType());
+        switch (family) {
+            case MIXTRAL -> {
+                o.put("hidden_size", hiddenSize).put("intermediate_size", intermediateSize).put("num_local_experts", numExperts)
+                        .put("num_experts_per_tok", topK).put("hidden_act", activationName()).put("router_jitter_noise", jitter);
+            }
+            case QWEN2_MOE -> {
+                o.put("hidden_size", hiddenSize).put("moe_intermediate_size", intermediateSize).put("num_experts", numExperts)
+                        .put("num_experts_per_tok", topK).put("norm_topk_prob", normTopkProb)
+                        .put("shared_expert_intermediate_size", sharedIntermediateSize).put("hidden_act", activationName())
+                        .put("router_jitter_noise", jitter);
+            }
+            case DEEPSEEK_V3 -> {
+                if (sharedIntermediateSize % intermediateSize != 0) {
+                    throw new IllegalStateException("a DeepSeek-V3 shared expert size must be a multiple of moe_intermediate_size");
+                }
+                o.put("hidden_size", hiddenSize).put("moe_intermediate_size", intermediateSize).put("n_routed_experts", numExperts)
+                        .put("num_experts_per_tok", topK).put("n_group", nGroup).put("topk_group", topkGroup).put("norm_topk_prob", normTopkProb)
+                        .put("routed_scaling_factor", routedScalingFactor).put("n_shared_experts", sharedIntermediateSize / intermediateSize)
+                        .put("hidden_act", activationName());
+            }
+            case SWITCH -> {
+                o.put("d_model", hiddenSize).put("d_ff", intermediateSize).put("num_experts", numExperts).put("expert_capacity", expertCapacity)
+                        .put("router_bias", routerBias).put("dense_act_fn", activationName()).put("router_jitter_noise", jitter);
+            }
+        }
+        return o.toString();
+    }
+
+    private String activationName() {
+        return switch (activation) {
+            case SILU -> "silu";
+            case GELU -> "gelu";
+            case GELU_TANH -> "gelu_pytorch_tanh";
+            case RELU -> "relu";
+        };
+    }
+
     /** Reads a {@code config.json} file. @throws IOException when it cannot be read */
     public static HfMoeConfig read(Path configJson) throws IOException {
         return parse(Files.readString(configJson), null);

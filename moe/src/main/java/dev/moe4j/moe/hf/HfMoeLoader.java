@@ -108,10 +108,13 @@ public final class HfMoeLoader {
      * @param dtype        the layer's dtype (F32 or F64)
      * @throws IllegalArgumentException when a tensor is missing or its shape does not match the config
      */
+    @SuppressWarnings("try")
     public static HfMoeBlock load(SafetensorsFile file, HfMoeConfig config, String paramPrefix, String bufferPrefix, DType dtype) {
         if (dtype != DType.F32 && dtype != DType.F64) throw new IllegalArgumentException("layer dtype must be F32 or F64, got " + dtype);
         MoeLayer layer = build(config, dtype);
-        List<HfParameter> names = names(config, layer, file, paramPrefix);
+        boolean fused = file.contains(paramPrefix + "experts.gate_up_proj")
+                || !file.contains(paramPrefix + "experts.0." + (config.family() == HfFamily.MIXTRAL ? "w1" : "gate_proj") + ".weight");
+        List<HfParameter> names = names(config, layer, fused);
         List<String> missing = new ArrayList<>();
         List<String> wrong = new ArrayList<>();
         for (HfParameter p : names) {
@@ -177,8 +180,30 @@ public final class HfMoeLoader {
         };
     }
 
-    /** The Hugging Face names of the block and where they go in {@code layer}. */
-    private static List<HfParameter> names(HfMoeConfig c, MoeLayer layer, SafetensorsFile file, String prefix) {
+    /**
+     * A layer built for {@code config} (by {@link #build}, then trained or loaded) under its Hugging Face
+     * names, fused layout: for reading values and gradients by those names, or for
+     * {@link HfMoeBlock#save saving} it as a Hugging Face checkpoint.
+     *
+     * @throws IllegalArgumentException when the layer does not have the config's structure
+     */
+    public static HfMoeBlock wrap(HfMoeConfig config, MoeLayer layer) {
+        List<HfParameter> names;
+        try {
+            names = names(config, layer, true);
+        } catch (ClassCastException | NullPointerException e) {
+            throw new IllegalArgumentException("the layer does not have the structure of a " + config.family().blockClass() + ": " + layer, e);
+        }
+        for (HfParameter p : names) p.value();
+        return HfMoeBlock.of(config, layer, names);
+    }
+
+    /**
+     * The Hugging Face names of the block and where they live in {@code layer}.
+     *
+     * @param fused experts under the fused transformers 5 names, or per expert as older checkpoints
+     */
+    static List<HfParameter> names(HfMoeConfig c, MoeLayer layer, boolean fused) {
         List<HfParameter> out = new ArrayList<>();
         int E = c.numExperts(), f = c.intermediateSize();
         Tensor up = layer.experts().upProjection(), down = layer.experts().downProjection();
@@ -190,7 +215,6 @@ public final class HfMoeLoader {
                 if (c.family() == HfFamily.DEEPSEEK_V3) {
                     out.add(new HfParameter("gate.e_score_correction_bias", layer.router().selectionBias(), -1, 0, -1, true));
                 }
-                boolean fused = file.contains(prefix + "experts.gate_up_proj") || !file.contains(prefix + "experts.0." + (c.family() == HfFamily.MIXTRAL ? "w1" : "gate_proj") + ".weight");
                 if (fused) {
                     out.add(whole("experts.gate_up_proj", up));
                     out.add(whole("experts.down_proj", down));

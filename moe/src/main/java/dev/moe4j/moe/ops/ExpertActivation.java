@@ -1,5 +1,6 @@
 package dev.moe4j.moe.ops;
 
+import dev.moe4j.kernels.cpu.Erf;
 import java.util.Locale;
 
 /**
@@ -25,7 +26,7 @@ public enum ExpertActivation {
     public double apply(double x) {
         return switch (this) {
             case SILU -> x / (1 + Math.exp(-x));
-            case GELU -> 0.5 * x * (1 + Erf.erf(x * INV_SQRT_2));
+            case GELU -> 0.5 * x * Erf.erfc(-x * INV_SQRT_2);
             case GELU_TANH -> 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
             case RELU -> x > 0 ? x : 0;
         };
@@ -38,7 +39,7 @@ public enum ExpertActivation {
                 double s = 1 / (1 + Math.exp(-x));
                 yield s * (1 + x * (1 - s));
             }
-            case GELU -> 0.5 * (1 + Erf.erf(x * INV_SQRT_2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+            case GELU -> 0.5 * Erf.erfc(-x * INV_SQRT_2) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
             case GELU_TANH -> {
                 double u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
                 double t = Math.tanh(u);

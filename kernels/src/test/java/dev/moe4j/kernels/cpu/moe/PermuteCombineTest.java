@@ -92,6 +92,26 @@ class PermuteCombineTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
+    void doublePermuteMatchesTheFloatReference(Case c) {
+        Random rnd = new Random(c.name().hashCode() + 2);
+        float[] x = gaussian(rnd, tokens(c), 1.0), dxPerm = gaussian(rnd, rows(c), 1.0);
+        double[] xd = new double[x.length], dxPermD = new double[dxPerm.length];
+        for (int i = 0; i < x.length; i++) xd[i] = x[i];
+        for (int i = 0; i < dxPerm.length; i++) dxPermD[i] = dxPerm[i];
+        float[] want = garbage(rows(c)), wantDx = garbage(tokens(c));
+        double[] got = new double[rows(c)], gotDx = new double[tokens(c)];
+        Arrays.fill(got, Double.NaN);
+        Arrays.fill(gotDx, Double.NaN);
+        Permute.permuteReference(c.plan(), x, c.d(), want);
+        Permute.permuteReference(c.plan(), xd, c.d(), got);
+        for (int i = 0; i < want.length; i++) assertThat(got[i]).isEqualTo((double) want[i]);
+        Permute.permuteBackwardReference(c.plan(), dxPerm, c.d(), wantDx);
+        Permute.permuteBackwardReference(c.plan(), dxPermD, c.d(), gotDx);
+        for (int i = 0; i < wantDx.length; i++) assertThat(gotDx[i]).isCloseTo(wantDx[i], org.assertj.core.data.Offset.offset(1e-5 * (1 + Math.abs(gotDx[i]))));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
     void combineAndItsBackwardMatchTheReference(Case c) {
         Random rnd = new Random(c.name().hashCode() + 1);
         int pairs = c.plan().numPairs();
