@@ -53,6 +53,10 @@ import java.util.Map;
  * }</pre>
  */
 public final class StagedPass {
+    /** Stage names, shared by the forward and the backward entries of {@link StageTimes}. */
+    public static final String ROUTER = "router (logits, gating, plan)", BALANCE = "balance losses", PERMUTE = "permute",
+            GEMM_UP = "grouped GEMM up", ACTIVATION = "activation", GEMM_DOWN = "grouped GEMM down", COMBINE = "combine", SHARED = "shared expert";
+
     private final MoeLayer layer;
     private final int[] inputShape;
     private final int numTokens, hiddenSize;
@@ -99,35 +103,35 @@ public final class StagedPass {
         xRouter = leaf(x2);
         long t0 = System.nanoTime();
         routing = layer.router().route(xRouter, tokenIds);
-        times.record("router (logits, gating, plan)", "linear + Gating + Plans.build", false, System.nanoTime() - t0);
+        times.record(ROUTER, "linear + Gating + Plans.build", false, System.nanoTime() - t0);
         logits = routing.logits();
         if (logits != null && logits.requiresGrad()) logits.retainGrad();
 
         // 5. balance losses (computed here, where MoeLayer computes them; printed after the combine)
         t0 = System.nanoTime();
         auxLoss = balanceLosses(displayLosses);
-        times.record("balance losses", "LoadBalancingLoss / RouterZLoss / SequenceBalanceLoss", false, System.nanoTime() - t0);
+        times.record(BALANCE, "LoadBalancingLoss / RouterZLoss / SequenceBalanceLoss", false, System.nanoTime() - t0);
 
         // 2. permute
         int[] offsets = routing.plan().offsets();
         xExperts = leaf(x2);
         t0 = System.nanoTime();
         xPerm = new PermuteTokens(routing.plan()).apply(xExperts);
-        times.record("permute", "Permute.permute" + suffix, false, System.nanoTime() - t0);
+        times.record(PERMUTE, "Permute.permute" + suffix, false, System.nanoTime() - t0);
 
         // 3. grouped GEMMs and the activation
         xPermLeaf = leaf(xPerm);
         t0 = System.nanoTime();
         h = new GroupedLinear(offsets).apply(xPermLeaf, experts.upProjection());
-        times.record("grouped GEMM up", "GroupedGemm.forward", false, System.nanoTime() - t0);
+        times.record(GEMM_UP, "GroupedGemm.forward", false, System.nanoTime() - t0);
         hLeaf = leaf(h);
         t0 = System.nanoTime();
         a = new ExpertActivationFunction(experts.activation(), experts.gated()).apply(hLeaf);
-        times.record("activation", activationName(), false, System.nanoTime() - t0);
+        times.record(ACTIVATION, activationName(), false, System.nanoTime() - t0);
         aLeaf = leaf(a);
         t0 = System.nanoTime();
         yPerm = new GroupedLinear(offsets).apply(aLeaf, experts.downProjection());
-        times.record("grouped GEMM down", "GroupedGemm.forward", false, System.nanoTime() - t0);
+        times.record(GEMM_DOWN, "GroupedGemm.forward", false, System.nanoTime() - t0);
 
         // 4. combine
         yPermLeaf = leaf(yPerm);
@@ -135,7 +139,7 @@ public final class StagedPass {
         t0 = System.nanoTime();
         Tensor w = wLeaf.dtype() == dtype ? wLeaf : F.to(wLeaf, dtype);
         yRouted = new CombineExperts(routing.plan()).apply(yPermLeaf, w);
-        times.record("combine", "Combine.combine" + suffix, false, System.nanoTime() - t0);
+        times.record(COMBINE, "Combine.combine" + suffix, false, System.nanoTime() - t0);
 
         // shared expert
         if (layer.sharedExpert() != null) {
@@ -144,7 +148,7 @@ public final class StagedPass {
             Tensor s = layer.sharedExpert().forward(xShared);
             if (layer.sharedExpertGate() != null) s = F.mul(F.sigmoid(layer.sharedExpertGate().forward(xShared)), s);
             sharedOut = s;
-            times.record("shared expert", "dense SwiGLU MLP (GEMMs)", false, System.nanoTime() - t0);
+            times.record(SHARED, "dense SwiGLU MLP (GEMMs)", false, System.nanoTime() - t0);
             y = yRouted.detach().add(sharedOut.detach()).reshape(inputShape);
         } else {
             xShared = null;
@@ -249,54 +253,54 @@ public final class StagedPass {
 
         long t0 = System.nanoTime();
         Autograd.backward(yRouted, g);
-        long t = step("combine", "Combine.combineBackward" + suffix, t0);
+        long t = step(COMBINE, "Combine.combineBackward" + suffix, t0);
         dyPerm = yPermLeaf.grad();
         dw = wLeaf.grad();
-        steps.add(new BackwardView.Step("combine", "Combine.combineBackward" + suffix, "dy " + shape(g),
+        steps.add(new BackwardView.Step(COMBINE, "Combine.combineBackward" + suffix, "dy " + shape(g),
                 "dyPerm " + describe(dyPerm) + " = w * dy[token]; dw " + describe(dw) + " = <dy, yPerm row>", t));
 
         t0 = System.nanoTime();
         Autograd.backward(yPerm, dyPerm);
-        t = step("grouped GEMM down", "GroupedGemm.backwardInput + backwardWeight", t0);
+        t = step(GEMM_DOWN, "GroupedGemm.backwardInput + backwardWeight", t0);
         Tensor da = aLeaf.grad();
-        steps.add(new BackwardView.Step("grouped GEMM down", "GroupedGemm.backwardInput + backwardWeight", "dyPerm " + shape(dyPerm),
+        steps.add(new BackwardView.Step(GEMM_DOWN, "GroupedGemm.backwardInput + backwardWeight", "dyPerm " + shape(dyPerm),
                 "da " + describe(da) + "; d down_proj " + describe(experts.downProjection().grad()), t));
 
         t0 = System.nanoTime();
         Autograd.backward(a, da);
-        t = step("activation", activationName() + " backward", t0);
+        t = step(ACTIVATION, activationName() + " backward", t0);
         Tensor dh = hLeaf.grad();
-        steps.add(new BackwardView.Step("activation", activationName() + " backward", "da " + shape(da), "dh " + describe(dh), t));
+        steps.add(new BackwardView.Step(ACTIVATION, activationName() + " backward", "da " + shape(da), "dh " + describe(dh), t));
 
         t0 = System.nanoTime();
         Autograd.backward(h, dh);
-        t = step("grouped GEMM up", "GroupedGemm.backwardInput + backwardWeight", t0);
+        t = step(GEMM_UP, "GroupedGemm.backwardInput + backwardWeight", t0);
         Tensor dxPerm = xPermLeaf.grad();
-        steps.add(new BackwardView.Step("grouped GEMM up", "GroupedGemm.backwardInput + backwardWeight", "dh " + shape(dh),
+        steps.add(new BackwardView.Step(GEMM_UP, "GroupedGemm.backwardInput + backwardWeight", "dh " + shape(dh),
                 "dxPerm " + describe(dxPerm) + "; d " + (experts.gated() ? "gate_up_proj " : "up_proj ") + describe(experts.upProjection().grad()), t));
 
         t0 = System.nanoTime();
         Autograd.backward(xPerm, dxPerm);
-        t = step("permute", "Permute.permuteBackward" + suffix + " (unpermute-sum)", t0);
+        t = step(PERMUTE, "Permute.permuteBackward" + suffix + " (unpermute-sum)", t0);
         dxExperts = xExperts.grad();
-        steps.add(new BackwardView.Step("permute", "Permute.permuteBackward (unpermute-sum)" + suffix, "dxPerm " + shape(dxPerm),
+        steps.add(new BackwardView.Step(PERMUTE, "Permute.permuteBackward (unpermute-sum)" + suffix, "dxPerm " + shape(dxPerm),
                 "dx via experts " + describe(dxExperts) + " = sum of the token's rows", t));
 
         boolean routerGrad = routing.weights().requiresGrad();
         if (auxLoss != null && auxLoss.requiresGrad()) {
             t0 = System.nanoTime();
             Autograd.backward(auxLoss, null, routerGrad);
-            t = step("balance losses", "loss backward -> softmax/sigmoid backward", t0);
+            t = step(BALANCE, "loss backward -> softmax/sigmoid backward", t0);
             dlogitsBalance = logits.grad() == null ? null : logits.grad().copy();
-            steps.add(new BackwardView.Step("balance losses", "loss backward -> softmax/sigmoid backward", "1 (weighted sum " + Fmt.num(auxLoss.item()) + ")",
+            steps.add(new BackwardView.Step(BALANCE, "loss backward -> softmax/sigmoid backward", "1 (weighted sum " + Fmt.num(auxLoss.item()) + ")",
                     "dlogits (balance part) " + describe(dlogitsBalance), t));
         }
         if (routerGrad) {
             t0 = System.nanoTime();
             Autograd.backward(routing.weights(), dw);
-            t = step("router", "Gating.backward, then linear backward (GEMM)", t0);
+            t = step(ROUTER, "Gating.backward, then linear backward (GEMM)", t0);
             dlogits = logits == null ? null : logits.grad();
-            steps.add(new BackwardView.Step("router", "Gating.backward, then linear backward (GEMM)", "dw " + shape(dw),
+            steps.add(new BackwardView.Step(ROUTER, "Gating.backward, then linear backward (GEMM)", "dw " + shape(dw),
                     (dlogits == null ? "" : "dlogits " + describe(dlogits) + "; ") + "dx via router " + describe(xRouter.grad()) + "; d router weight", t));
         } else if (dlogitsBalance != null) {
             dlogits = dlogitsBalance;
@@ -305,9 +309,9 @@ public final class StagedPass {
         if (sharedOut != null) {
             t0 = System.nanoTime();
             Autograd.backward(sharedOut, g);
-            t = step("shared expert", "dense MLP backward (GEMMs)", t0);
+            t = step(SHARED, "dense MLP backward (GEMMs)", t0);
             dxSharedPath = xShared.grad();
-            steps.add(new BackwardView.Step("shared expert", "dense MLP backward (GEMMs)", "dy " + shape(g), "dx via shared expert " + describe(dxSharedPath), t));
+            steps.add(new BackwardView.Step(SHARED, "dense MLP backward (GEMMs)", "dy " + shape(g), "dx via shared expert " + describe(dxSharedPath), t));
         }
         Tensor sum = dxExperts;
         if (dxRouter != null) sum = sum.add(dxRouter);
