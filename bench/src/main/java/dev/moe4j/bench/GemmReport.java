@@ -1,7 +1,11 @@
 package dev.moe4j.bench;
 
+import dev.moe4j.bench.report.BenchmarkReport;
+import dev.moe4j.bench.report.HtmlReport;
 import dev.moe4j.kernels.cpu.Gemm;
 import dev.moe4j.kernels.cpu.Parallel;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -14,27 +18,68 @@ import org.bytedeco.javacpp.FloatPointer;
  *
  * <pre>
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE java --add-modules jdk.incubator.vector \
- *       -cp bench/target/benchmarks.jar dev.moe4j.bench.GemmReport [shape ...]
+ *       -cp bench/target/benchmarks.jar dev.moe4j.bench.GemmReport [shape ...] [--report gemm-report.html]
  * </pre>
  * A shape is {@code m x k x n} or a single size for a square problem; the default list is 256,
- * 512, 1024, 2048 and 512x4096x1024.
+ * 512, 1024, 2048 and 512x4096x1024. With {@code --report path} the table is also written as an
+ * HTML report with GFLOP/s bars beside OpenBLAS's (the path is checked before measuring). A
+ * progress line shows the measurement under way.
  */
 public final class GemmReport {
     private GemmReport() {}
 
-    /** Prints the table; arguments are shapes (optional). */
+    /** Prints the table; arguments are shapes (optional) and {@code --report path}. Exits with 2 on bad arguments. */
     public static void main(String[] args) {
-        List<String> shapes = new ArrayList<>(List.of(args));
+        List<String> shapes = new ArrayList<>();
+        Path report = null;
+        try {
+            for (int i = 0; i < args.length; i++) {
+                if (args[i].equals("--report")) {
+                    if (i + 1 >= args.length) throw new IllegalArgumentException("--report needs a file name");
+                    report = Path.of(args[++i]);
+                } else {
+                    if (!args[i].matches("[0-9]+(x[0-9]+x[0-9]+)?")) {
+                        throw new IllegalArgumentException("a shape is 'm x k x n' (e.g. 512x4096x1024) or one size, got '" + args[i] + "'");
+                    }
+                    shapes.add(args[i]);
+                }
+            }
+            if (report != null) HtmlReport.requireWritable(report);
+        } catch (IllegalArgumentException e) {
+            System.err.println("GemmReport: " + e.getMessage() + "\nusage: GemmReport [m x k x n | size ...] [--report path.html]");
+            System.exit(2);
+            return;
+        }
         if (shapes.isEmpty()) shapes = List.of("256", "512", "1024", "2048", "512x4096x1024");
         String warning = OpenBlas.coreTypeWarning();
         if (!warning.isEmpty()) System.out.println(warning);
-        System.out.println("OpenBLAS core: " + OpenBlas.coreName() + "; times are best of 5 rounds, GFLOP/s");
+        String header = "OpenBLAS core: " + OpenBlas.coreName() + "; times are best of 5 rounds, GFLOP/s";
+        System.out.println(header);
         System.out.printf("%-16s %7s %10s %10s %8s%n", "shape (m k n)", "threads", "moe4j", "OpenBLAS", "ratio");
+        int[] threadCounts = {1, 2};
+        ProgressBar bar = new ProgressBar("GEMM", (long) shapes.size() * threadCounts.length, 0, System.out, ProgressBar.isTerminal(), 10, System::nanoTime);
+        BenchmarkReport html = new BenchmarkReport("moe4j SGEMM beside OpenBLAS", "throughput", "GFLOP/s", "moe4j", "OpenBLAS");
+        int done = 0;
         for (String s : shapes) {
             int[] mkn = SgemmBenchmark.parseShape(s);
-            for (int threads : new int[] {1, 2}) {
+            for (int threads : threadCounts) {
+                bar.update(done, Double.NaN, Double.NaN, "measuring " + s + ", " + threads + " thread(s)");
                 double[] g = measure(mkn[0], mkn[1], mkn[2], threads);
-                System.out.printf("%-16s %7d %10.1f %10.1f %7.0f%%%n", s, threads, g[0], g[1], 100 * g[0] / g[1]);
+                bar.println(String.format("%-16s %7d %10.1f %10.1f %7.0f%%", s, threads, g[0], g[1], 100 * g[0] / g[1]));
+                html.add(s + ", " + threads + (threads == 1 ? " thread" : " threads"), g[0], g[1]);
+                done++;
+            }
+        }
+        bar.finish(done, Double.NaN, Double.NaN, "done");
+        if (report != null) {
+            html.note(header + ". Machine: " + Runtime.getRuntime().availableProcessors() + " cores, Java " + System.getProperty("java.version")
+                    + "; shapes are m x k x n of C[m, n] = A[m, k] B[k, n].");
+            try {
+                html.html().write(report);
+                System.out.println("report written to " + report.toAbsolutePath());
+            } catch (IOException e) {
+                System.err.println("could not write the report to " + report.toAbsolutePath() + ": " + e.getMessage());
+                System.exit(1);
             }
         }
     }
