@@ -19,7 +19,8 @@
 //
 // Building the plan: histogram + exclusive scan + stable scatter, in four launches.
 //   1. moe_routing_chunk_histogram: pairs are cut into chunks of `chunk` consecutive pairs, one block
-//      each; the block counts its chunk per expert in shared memory -> chunk_counts [n_chunks, E].
+//      each; the block counts its chunk per expert in shared memory -> chunk_counts [n_chunks, E]
+//      (and flags expert ids outside [0, E), which the host turns into an exception).
 //   2. moe_routing_scan (one block): per expert, an exclusive scan over the chunks gives chunk_base
 //      [n_chunks, E] (the position, within the expert's pairs in pair order, of the chunk's first pair
 //      of that expert) and demand; counts = min(demand, capacity); a block scan over the experts gives
@@ -43,13 +44,19 @@
 // plan
 // ------------------------------------------------------------------------------------------------
 
+// An expert id outside [0, E) is not counted; the lowest such pair index goes to *bad (set to INT_MAX
+// before the launch), which the host checks before the scatter runs.
 extern "C" __global__ void moe_routing_chunk_histogram(const int *__restrict__ ids, int pairs, int E, int chunk,
-                                                       int *__restrict__ chunk_counts) {
+                                                       int *__restrict__ chunk_counts, int *__restrict__ bad) {
     extern __shared__ int h[];                           // [E]
     for (int e = threadIdx.x; e < E; e += blockDim.x) h[e] = 0;
     __syncthreads();
     int start = blockIdx.x * chunk, end = min(start + chunk, pairs);
-    for (int p = start + threadIdx.x; p < end; p += blockDim.x) atomicAdd(&h[ids[p]], 1);
+    for (int p = start + threadIdx.x; p < end; p += blockDim.x) {
+        int e = ids[p];
+        if (e >= 0 && e < E) atomicAdd(&h[e], 1);
+        else atomicMin(bad, p);
+    }
     __syncthreads();
     for (int e = threadIdx.x; e < E; e += blockDim.x) chunk_counts[(size_t)blockIdx.x * E + e] = h[e];
 }
