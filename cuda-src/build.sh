@@ -2,18 +2,18 @@
 # Compiles every .cu file in this folder into a fatbin: sm_80 and sm_90a machine code plus compute_80
 # PTX (which the driver compiles for any later GPU), with -lineinfo for the profilers.
 #
-#   cuda-src/build.sh OUT_DIR [REPORT]
+#   cuda-src/build.sh OUT_DIR [REPORT_DIR]
 #
 # OUT_DIR receives NAME.fatbin per NAME.cu and cuda-build.properties, which the runtime reads: either
 # the list of kernels and the nvcc version, or (no nvcc on the PATH) the reason there are none. A
 # fatbin newer than its source and the shared header is kept, so a rebuild without changes costs
-# nothing. The files compile in parallel, two at a time. REPORT (optional) receives ptxas's
-# resource report (registers, shared memory, spills per kernel and target).
+# nothing. The files compile in parallel, two at a time. REPORT_DIR (optional) receives NAME.txt per
+# compiled file: ptxas's resource report (registers, shared memory, spills per kernel and target).
 #
 # Never fails the build for want of nvcc: without it the CUDA device reports itself unavailable.
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
-out=${1:?usage: build.sh OUT_DIR [REPORT]}
+out=${1:?usage: build.sh OUT_DIR [REPORT_DIR]}
 report=${2:-}
 mkdir -p "$out"
 props="$out/cuda-build.properties"
@@ -56,12 +56,11 @@ for entry in ${pids[@]+"${pids[@]}"}; do
     failed=1
   fi
   if [ -n "$report" ] && [ -f "$logs/$name.log" ]; then
-    mkdir -p "$(dirname "$report")"
-    { echo "== $name.cu"; grep -E 'Compiling entry|registers|spill' "$logs/$name.log" | sed 's/ptxas info    : //'; } >> "$report.tmp"
+    mkdir -p "$report"
+    grep -E 'Compiling entry|registers|spill' "$logs/$name.log" | sed 's/ptxas info    : //' > "$report/$name.txt"
   fi
 done
 [ "$failed" = 0 ] || exit 1
-if [ -n "$report" ] && [ -f "$report.tmp" ]; then mv "$report.tmp" "$report"; fi
 
 {
   echo "built=true"
