@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on the GPU machine: every test tagged "gpu", then the MoE benchmark; logs under $OUT.
 #
-#   here:   mvn -B -q package -DskipTests && ../shared/gpu/prepare.sh
+#   here:   cuda-src/prepare-gpu.sh   (build, ../shared/gpu/prepare.sh, trim to fit the carry limit)
 #   device: command "bash cuda-src/gpu-check.sh", carry [".gpu"], timeout ~540 s
 #
 # Prints the test summary and the benchmark table last.
