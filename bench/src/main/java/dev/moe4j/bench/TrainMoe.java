@@ -211,11 +211,43 @@ public final class TrainMoe {
             return 2;
         }
         if (o.threads > 0) Parallel.setThreads(o.threads);
-        return new TrainMoe(o, out).run();
+        TrainMoe job = new TrainMoe(o, out);
+        List<String> phases;
+        try {
+            phases = job.phases();
+        } catch (IllegalArgumentException e) {
+            err.println(e.getMessage());
+            return 2;
+        }
+        return job.run(phases);
     }
 
-    private int run() {
-        List<String> phases = o.balance.equals("compare") ? List.of("none", "aux", "lossfree") : List.of(o.balance);
+    /**
+     * The balancing phases to run, each checked by building its layer before any training: with
+     * {@code compare}, the auxiliary-loss-free phase is left out (with a note) for routers without a
+     * selection bias.
+     *
+     * @throws IllegalArgumentException when a phase's layer cannot be built from the options
+     */
+    private List<String> phases() {
+        List<String> wanted = o.balance.equals("compare") ? List.of("none", "aux", "lossfree") : List.of(o.balance);
+        List<String> out = new ArrayList<>();
+        for (String b : wanted) {
+            try {
+                new MoeLayer(layerOptions(b));
+                out.add(b);
+            } catch (IllegalArgumentException e) {
+                if (!o.balance.equals("compare") || !b.equals("lossfree")) {
+                    throw new IllegalArgumentException("cannot build the MoE layer for balancing '" + b + "': " + e.getMessage());
+                }
+                this.out.println("note: router " + o.router + " has no selection bias, so the auxiliary-loss-free phase is left out"
+                        + " (it needs --router softmax or deepseek)");
+            }
+        }
+        return out;
+    }
+
+    private int run(List<String> phases) {
         out.printf(Locale.ROOT, "moe4j: training an MoE layer on clustered tokens (CPU, %d thread(s))%n", Parallel.threads());
         out.printf(Locale.ROOT, "router %s, E = %d, k = %d, d = %d, f = %d, %d tokens/step, %d clusters, capacity factor %s%n",
                 o.router, o.experts, o.k, o.d, o.f, o.tokens, o.clusters,

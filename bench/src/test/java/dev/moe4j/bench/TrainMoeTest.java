@@ -67,4 +67,16 @@ class TrainMoeTest {
         assertThat(r.code()).isEqualTo(2);
         assertThat(run("--help").out()).contains("--report");
     }
+
+    @Test
+    void compareLeavesOutLossFreeForRoutersWithoutABiasAndLossFreeAloneIsRefused() {
+        Result r = run(tiny("--router", "switch", "--k", "1", "--report", "none", "--steps", "2"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("auxiliary-loss-free phase is left out", "== balancing: none", "== balancing: aux")
+                .doesNotContain("== balancing: lossfree");
+        r = run(tiny("--router", "hash", "--k", "1", "--balance", "lossfree", "--report", "none"));
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("selection bias");
+        assertThat(r.out()).doesNotContain("== balancing");
+    }
 }

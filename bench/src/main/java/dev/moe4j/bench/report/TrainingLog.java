@@ -127,9 +127,12 @@ public final class TrainingLog {
     /** Pairs per expert at step index i. */
     public int[] load(int i) { return load.get(i).clone(); }
 
-    /** Whether any step had a selection bias. */
+    /** Whether any step had a selection bias with a value other than 0 (a bias that never moved is not worth a chart). */
     public boolean hasBias() {
-        for (double[] b : bias) if (b != null) return true;
+        for (double[] b : bias) {
+            if (b == null) continue;
+            for (double v : b) if (v != 0) return true;
+        }
         return false;
     }
 
