@@ -72,10 +72,17 @@ public final class PlanView {
     public TextTable dropped() {
         int k = plan.topK();
         TextTable t = new TextTable("token", "slot", "expert", "gate weight", "why");
-        t.title("2c. dropped pairs: " + routing.droppedPairs() + " over capacity" + (routing.numNullExperts() > 0 ? ", " + routing.nullPairs() + " to null experts" : "")
-                + "; tokens no expert processes: " + routing.unprocessedTokens());
-        t.maxRows(maxRows);
         boolean expertChoice = routing.router().startsWith("expert choice");
+        if (expertChoice) {
+            t.title("2c. expert choice: each expert keeps its " + plan.capacity() + " best tokens; " + plan.dropped().length + " of " + plan.numPairs()
+                    + " (token, expert) pairs not taken; tokens no expert took: " + routing.unprocessedTokens());
+        } else {
+            int unselected = 0;
+            for (int p : plan.dropped()) if (!routing.isSelected(p)) unselected++;
+            t.title("2c. dropped pairs: " + routing.droppedPairs() + " over capacity" + (routing.numNullExperts() > 0 ? ", " + routing.nullPairs() + " to null experts" : "")
+                    + (unselected > 0 ? ", " + unselected + " slots not selected" : "") + "; tokens no expert processes: " + routing.unprocessedTokens());
+        }
+        t.maxRows(maxRows);
         int notTaken = 0;
         for (int p : plan.dropped()) {
             String why;
@@ -87,7 +94,7 @@ public final class PlanView {
             } else why = "over capacity " + plan.capacity() + " of expert " + routing.expertIds()[p];
             t.row(p / k, p % k, routing.isNull(p) ? "null" : String.valueOf(routing.expertIds()[p]), weights[p], why);
         }
-        if (expertChoice) t.note("expert choice: each expert took its best tokens; the " + notTaken + " (token, expert) pairs it did not take are not listed");
+        if (expertChoice) t.note("(the " + notTaken + " pairs not taken are not listed; stage 1 shows what each token got)");
         if (t.size() == 0 && !expertChoice) t.note("(none: every chosen pair is computed)");
         return t;
     }

@@ -105,18 +105,25 @@ public final class RouterView {
     /** The stage as a table (the first {@code maxTokens} tokens). */
     public TextTable table() {
         int c = columns();
+        if (c == 0) {
+            TextTable t = new TextTable("token", "chosen (expert:weight)");
+            t.title("1. router: " + routing.router() + " has no logits: it picks experts without a learned score (hash of the token id),"
+                    + " gate weights fixed\n   T = " + routing.numTokens() + ", E = " + routing.numExperts() + ", k = " + routing.topK());
+            int n = Math.min(maxTokens, routing.numTokens());
+            for (int tok = 0; tok < n; tok++) t.row(tok, choices(tok));
+            if (routing.numTokens() > n) t.note("... " + (routing.numTokens() - n) + " more tokens (--token N follows one of them)");
+            t.note("~ marks a slot that its expert's capacity dropped (see stage 2)");
+            return t;
+        }
         boolean wide = c > MAX_COLUMNS;
         TextTable t = new TextTable("token", wide ? "best experts: logit" : "logits " + Fmt.shape(routing.numTokens(), c),
                 wide ? "score" : "scores", "chosen (expert:weight)");
-        t.title("1. router: logits = x W_router^T [T, E'], scores = " + scoreName() + "(logits), top-k choice -> expert ids and gate weights [T, k]"
+        String choice = routing.router().startsWith("expert choice") ? "each expert takes its best tokens (a column-wise top-c)" : "top-k per token";
+        t.title("1. router: logits = x W_router^T [T, E'], scores = " + scoreName() + "(logits), " + choice + " -> expert ids and gate weights [T, k]"
                 + "\n   router: " + routing.router() + ", T = " + routing.numTokens() + ", E = " + routing.numExperts()
                 + (routing.numNullExperts() > 0 ? " + " + routing.numNullExperts() + " null" : "") + ", k = " + routing.topK());
         int n = Math.min(maxTokens, routing.numTokens());
         for (int tok = 0; tok < n; tok++) {
-            if (c == 0) {
-                t.row(tok, "(none: " + routing.router() + " has no logits)", "-", choices(tok));
-                continue;
-            }
             int[] shown = shownExperts(tok);
             StringBuilder l = new StringBuilder(), s = new StringBuilder();
             for (int i = 0; i < shown.length; i++) {
