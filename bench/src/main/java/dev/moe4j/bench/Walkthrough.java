@@ -57,6 +57,7 @@ public final class Walkthrough {
         Path file, config;
         String prefix;
         boolean tokensGiven;
+        final java.util.Set<String> layerOptions = new java.util.LinkedHashSet<>();
 
         static final List<String> BALANCES = List.of("none", "aux", "z", "lossfree");
 
@@ -72,6 +73,7 @@ public final class Walkthrough {
                     throw new IllegalArgumentException("expected '--option value', got '" + a + "'");
                 }
                 String v = args[++i];
+                if (List.of("--router", "--experts", "--k", "--d", "--f", "--capacity-factor", "--balance", "--aux-coef").contains(a)) o.layerOptions.add(a);
                 switch (a) {
                     case "--router" -> o.router = v;
                     case "--experts" -> o.experts = integer(a, v);
@@ -191,6 +193,9 @@ public final class Walkthrough {
         if (o.token >= T) {
             err.println("walkthrough: --token " + o.token + " is outside the batch; accepted: 0.." + (T - 1) + " (T = " + T + " tokens)");
             return 2;
+        }
+        if (o.file != null && !o.layerOptions.isEmpty()) {
+            out.println("note: the block in " + o.file + " brings its own settings; " + String.join(", ", o.layerOptions) + " ignored");
         }
         if (o.train) s.layer.train();
         else s.layer.eval();
