@@ -53,11 +53,11 @@ import jdk.incubator.vector.VectorSpecies;
  * layouts whose panels are transposes of the source; {@link BlockTranspose} packs them 16 x 16 in
  * registers. The other two layouts pack as plain copies.
  *
- * <p><b>Threads.</b> C is cut into rectangles that are independent sub-GEMMs ({@link GemmTasks}:
- * row ranges, or column ranges when there are too few rows); each {@link Parallel} task runs the
- * five loops on its rectangle with its own packing buffers. Rows are preferred: then each thread
- * packs only its own share of A, and B (cheap to pack) is packed once per thread. The same
- * machinery runs a batch of GEMMs ({@link #batch}), which is how {@link GroupedGemm} works.
+ * <p><b>Threads.</b> A large problem ({@link #sharedB}) parallelizes the {@code ic} loop as BLIS
+ * does: for each {@code (jc, pc)} step the threads pack the B block together, then take row blocks
+ * of A dynamically, each with its own packed A, all against the one shared B. Smaller problems and
+ * batches ({@link #batch}, which is how {@link GroupedGemm} runs) are cut by {@link GemmTasks}
+ * into independent rectangles of C, each task running the five loops with its own buffers.
  *
  * <p>JIT notes: the micro-kernel is one static method whose accumulators are local
  * {@code FloatVector} variables and which passes no vector to a helper method: a method this large
