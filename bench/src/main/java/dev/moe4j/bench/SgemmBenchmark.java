@@ -73,6 +73,7 @@ public class SgemmBenchmark {
         return new int[] {Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()), Integer.parseInt(p[2].trim())};
     }
 
+    /** Random operands, native copies for OpenBLAS, both libraries set to {@link #threads}. */
     @Setup(Level.Trial)
     public void setup() {
         int[] s = parseShape(shape);
@@ -94,6 +95,7 @@ public class SgemmBenchmark {
         System.out.println("OpenBLAS core: " + OpenBlas.coreName() + ", threads: " + threads + " " + OpenBlas.coreTypeWarning());
     }
 
+    /** Frees the native copies. */
     @TearDown(Level.Trial)
     public void tearDown() {
         pa.close();
