@@ -8,9 +8,12 @@ import java.util.Random;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
- * A quick GFLOP/s table of moe4j SGEMM against OpenBLAS, without JMH: for each shape and thread
- * count each library is timed in several rounds (moe4j first, then OpenBLAS, whose idle worker
- * threads spin for a while after each call) and the best round is kept.
+ * A quick GFLOP/s table of moe4j SGEMM against OpenBLAS, without JMH: each shape and thread count
+ * is timed in several rounds and the best round is kept.
+ *
+ * <p>All moe4j timings are taken before OpenBLAS is first called: once its worker threads exist
+ * they keep polling for work long after a call returns and take CPU time away from moe4j's
+ * threads, which on a 2-core machine halves a 2-thread moe4j run measured after them.
  *
  * <pre>
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE java --add-modules jdk.incubator.vector \
@@ -22,56 +25,62 @@ import org.bytedeco.javacpp.FloatPointer;
 public final class GemmReport {
     private GemmReport() {}
 
+    private static final int[] THREADS = {1, 2};
+    private static final int ROUNDS = 7, WARMUP_ROUNDS = 2;
+
     /** Prints the table; arguments are shapes (optional). */
     public static void main(String[] args) {
         List<String> shapes = new ArrayList<>(List.of(args));
         if (shapes.isEmpty()) shapes = List.of("256", "512", "1024", "2048", "512x4096x1024");
+        double[][] ours = new double[shapes.size()][THREADS.length], theirs = new double[shapes.size()][THREADS.length];
+        for (int s = 0; s < shapes.size(); s++) {
+            for (int t = 0; t < THREADS.length; t++) ours[s][t] = measure(shapes.get(s), THREADS[t], false);
+        }
+        for (int s = 0; s < shapes.size(); s++) {
+            for (int t = 0; t < THREADS.length; t++) theirs[s][t] = measure(shapes.get(s), THREADS[t], true);
+        }
         String warning = OpenBlas.coreTypeWarning();
         if (!warning.isEmpty()) System.out.println(warning);
-        System.out.println("OpenBLAS core: " + OpenBlas.coreName() + "; times are best of 5 rounds, GFLOP/s");
+        System.out.println("OpenBLAS core: " + OpenBlas.coreName() + "; best of " + (ROUNDS - WARMUP_ROUNDS) + " rounds, GFLOP/s");
         System.out.printf("%-16s %7s %10s %10s %8s%n", "shape (m k n)", "threads", "moe4j", "OpenBLAS", "ratio");
-        for (String s : shapes) {
-            int[] mkn = SgemmBenchmark.parseShape(s);
-            for (int threads : new int[] {1, 2}) {
-                double[] g = measure(mkn[0], mkn[1], mkn[2], threads);
-                System.out.printf("%-16s %7d %10.1f %10.1f %7.0f%%%n", s, threads, g[0], g[1], 100 * g[0] / g[1]);
+        for (int s = 0; s < shapes.size(); s++) {
+            for (int t = 0; t < THREADS.length; t++) {
+                System.out.printf("%-16s %7d %10.1f %10.1f %7.0f%%%n", shapes.get(s), THREADS[t], ours[s][t], theirs[s][t],
+                        100 * ours[s][t] / theirs[s][t]);
             }
         }
     }
 
-    /** Best GFLOP/s of moe4j and of OpenBLAS on {@code [m,k] x [k,n]}. */
-    static double[] measure(int m, int k, int n, int threads) {
-        Parallel.setThreads(threads);
-        OpenBlas.setThreads(threads);
+    /** Best GFLOP/s of moe4j (or OpenBLAS) on the shape with {@code threads} threads. */
+    static double measure(String shape, int threads, boolean openBlas) {
+        int[] mkn = SgemmBenchmark.parseShape(shape);
+        int m = mkn[0], k = mkn[1], n = mkn[2];
         Random r = new Random(1);
         float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
         for (int i = 0; i < a.length; i++) a[i] = r.nextFloat() - 0.5f;
         for (int i = 0; i < b.length; i++) b[i] = r.nextFloat() - 0.5f;
         double flops = Gemm.flops(m, n, k);
-        int reps = (int) Math.max(2, 4e9 / flops);       // ~20-40 ms per timing
-        double best0 = 0, best1 = 0;
-        try (FloatPointer pa = new FloatPointer(a); FloatPointer pb = new FloatPointer(b); FloatPointer pc = new FloatPointer(c)) {
-            // OpenBLAS worker threads keep spinning for a while after a call and would steal the
-            // second core from moe4j, so each library gets its own phase and OpenBLAS goes last,
-            // followed by a pause before the next measurement.
-            for (int round = 0; round < 7; round++) {
+        int reps = (int) Math.max(2, 1e10 / flops);      // ~50-100 ms per round
+        double best = 0;
+        if (openBlas) {
+            OpenBlas.setThreads(threads);
+            try (FloatPointer pa = new FloatPointer(a); FloatPointer pb = new FloatPointer(b); FloatPointer pc = new FloatPointer(c)) {
+                for (int round = 0; round < ROUNDS; round++) {
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < reps; i++) OpenBlas.sgemm(m, n, k, pa, pb, pc);
+                    long t1 = System.nanoTime();
+                    if (round >= WARMUP_ROUNDS) best = Math.max(best, flops * reps / (t1 - t0));
+                }
+            }
+        } else {
+            Parallel.setThreads(threads);
+            for (int round = 0; round < ROUNDS; round++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < reps; i++) Gemm.sgemm(m, n, k, 1f, a, 0, k, 1, b, 0, n, 1, 0f, c, 0, n);
                 long t1 = System.nanoTime();
-                if (round >= 2) best0 = Math.max(best0, flops * reps / (t1 - t0));    // the first rounds warm up the JIT
-            }
-            for (int round = 0; round < 7; round++) {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < reps; i++) OpenBlas.sgemm(m, n, k, pa, pb, pc);
-                long t1 = System.nanoTime();
-                if (round >= 2) best1 = Math.max(best1, flops * reps / (t1 - t0));
+                if (round >= WARMUP_ROUNDS) best = Math.max(best, flops * reps / (t1 - t0));    // the first rounds warm up the JIT
             }
         }
-        try {
-            Thread.sleep(1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return new double[] {best0, best1};
+        return best;
     }
 }
