@@ -12,9 +12,12 @@ import java.util.Random;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
- * A quick GFLOP/s table of moe4j SGEMM against OpenBLAS, without JMH: for each shape and thread
- * count each library is timed in several rounds (moe4j first, then OpenBLAS, whose idle worker
- * threads spin for a while after each call) and the best round is kept.
+ * A quick GFLOP/s table of moe4j SGEMM against OpenBLAS, without JMH: each shape and thread count
+ * is timed in several rounds and the best round is kept.
+ *
+ * <p>All moe4j timings are taken before OpenBLAS is first called: once its worker threads exist
+ * they keep polling for work long after a call returns and take CPU time away from moe4j's
+ * threads, which on a 2-core machine halves a 2-thread moe4j run measured after them.
  *
  * <pre>
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE java --add-modules jdk.incubator.vector \
@@ -27,6 +30,9 @@ import org.bytedeco.javacpp.FloatPointer;
  */
 public final class GemmReport {
     private GemmReport() {}
+
+    private static final int[] THREADS = {1, 2};
+    private static final int ROUNDS = 7, WARMUP_ROUNDS = 2;
 
     /** Prints the table; arguments are shapes (optional) and {@code --report path}. Exits with 2 on bad arguments. */
     public static void main(String[] args) {
@@ -51,26 +57,33 @@ public final class GemmReport {
             return;
         }
         if (shapes.isEmpty()) shapes = List.of("256", "512", "1024", "2048", "512x4096x1024");
-        String warning = OpenBlas.coreTypeWarning();
-        if (!warning.isEmpty()) System.out.println(warning);
-        String header = "OpenBLAS core: " + OpenBlas.coreName() + "; times are best of 5 rounds, GFLOP/s";
-        System.out.println(header);
-        System.out.printf("%-16s %7s %10s %10s %8s%n", "shape (m k n)", "threads", "moe4j", "OpenBLAS", "ratio");
-        int[] threadCounts = {1, 2};
-        ProgressBar bar = new ProgressBar("GEMM", (long) shapes.size() * threadCounts.length, 0, System.out, ProgressBar.isTerminal(), 10, System::nanoTime);
-        BenchmarkReport html = new BenchmarkReport("moe4j SGEMM beside OpenBLAS", "throughput", "GFLOP/s", "moe4j", "OpenBLAS");
+        double[][] ours = new double[shapes.size()][THREADS.length], theirs = new double[shapes.size()][THREADS.length];
+        ProgressBar bar = new ProgressBar("GEMM", 2L * shapes.size() * THREADS.length, 0, System.out, ProgressBar.isTerminal(), 10, System::nanoTime);
         int done = 0;
-        for (String s : shapes) {
-            int[] mkn = SgemmBenchmark.parseShape(s);
-            for (int threads : threadCounts) {
-                bar.update(done, Double.NaN, Double.NaN, "measuring " + s + ", " + threads + " thread(s)");
-                double[] g = measure(mkn[0], mkn[1], mkn[2], threads);
-                bar.println(String.format("%-16s %7d %10.1f %10.1f %7.0f%%", s, threads, g[0], g[1], 100 * g[0] / g[1]));
-                html.add(s + ", " + threads + (threads == 1 ? " thread" : " threads"), g[0], g[1]);
-                done++;
+        for (boolean openBlas : new boolean[] {false, true}) {          // every moe4j timing before OpenBLAS's first call
+            for (int s = 0; s < shapes.size(); s++) {
+                for (int t = 0; t < THREADS.length; t++) {
+                    bar.update(done, Double.NaN, Double.NaN, "measuring " + (openBlas ? "OpenBLAS " : "moe4j ") + shapes.get(s) + ", " + THREADS[t] + " thread(s)");
+                    double g = measure(shapes.get(s), THREADS[t], openBlas);
+                    if (openBlas) theirs[s][t] = g; else ours[s][t] = g;
+                    done++;
+                }
             }
         }
         bar.finish(done, Double.NaN, Double.NaN, "done");
+        String warning = OpenBlas.coreTypeWarning();
+        if (!warning.isEmpty()) System.out.println(warning);
+        String header = "OpenBLAS core: " + OpenBlas.coreName() + "; best of " + (ROUNDS - WARMUP_ROUNDS) + " rounds, GFLOP/s";
+        System.out.println(header);
+        System.out.printf("%-16s %7s %10s %10s %8s%n", "shape (m k n)", "threads", "moe4j", "OpenBLAS", "ratio");
+        BenchmarkReport html = new BenchmarkReport("moe4j SGEMM beside OpenBLAS", "throughput", "GFLOP/s", "moe4j", "OpenBLAS");
+        for (int s = 0; s < shapes.size(); s++) {
+            for (int t = 0; t < THREADS.length; t++) {
+                System.out.printf("%-16s %7d %10.1f %10.1f %7.0f%%%n", shapes.get(s), THREADS[t], ours[s][t], theirs[s][t],
+                        100 * ours[s][t] / theirs[s][t]);
+                html.add(shapes.get(s) + ", " + THREADS[t] + (THREADS[t] == 1 ? " thread" : " threads"), ours[s][t], theirs[s][t]);
+            }
+        }
         if (report != null) {
             html.note(header + ". Machine: " + Runtime.getRuntime().availableProcessors() + " cores, Java " + System.getProperty("java.version")
                     + "; shapes are m x k x n of C[m, n] = A[m, k] B[k, n].");
@@ -84,39 +97,36 @@ public final class GemmReport {
         }
     }
 
-    /** Best GFLOP/s of moe4j and of OpenBLAS on {@code [m,k] x [k,n]}. */
-    static double[] measure(int m, int k, int n, int threads) {
-        Parallel.setThreads(threads);
-        OpenBlas.setThreads(threads);
+    /** Best GFLOP/s of moe4j (or OpenBLAS) on the shape with {@code threads} threads. */
+    static double measure(String shape, int threads, boolean openBlas) {
+        int[] mkn = SgemmBenchmark.parseShape(shape);
+        int m = mkn[0], k = mkn[1], n = mkn[2];
         Random r = new Random(1);
         float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
         for (int i = 0; i < a.length; i++) a[i] = r.nextFloat() - 0.5f;
         for (int i = 0; i < b.length; i++) b[i] = r.nextFloat() - 0.5f;
         double flops = Gemm.flops(m, n, k);
-        int reps = (int) Math.max(2, 4e9 / flops);       // ~20-40 ms per timing
-        double best0 = 0, best1 = 0;
-        try (FloatPointer pa = new FloatPointer(a); FloatPointer pb = new FloatPointer(b); FloatPointer pc = new FloatPointer(c)) {
-            // OpenBLAS worker threads keep spinning for a while after a call and would steal the
-            // second core from moe4j, so each library gets its own phase and OpenBLAS goes last,
-            // followed by a pause before the next measurement.
-            for (int round = 0; round < 7; round++) {
+        int reps = (int) Math.max(2, 1e10 / flops);      // ~50-100 ms per round
+        double best = 0;
+        if (openBlas) {
+            OpenBlas.setThreads(threads);
+            try (FloatPointer pa = new FloatPointer(a); FloatPointer pb = new FloatPointer(b); FloatPointer pc = new FloatPointer(c)) {
+                for (int round = 0; round < ROUNDS; round++) {
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < reps; i++) OpenBlas.sgemm(m, n, k, pa, pb, pc);
+                    long t1 = System.nanoTime();
+                    if (round >= WARMUP_ROUNDS) best = Math.max(best, flops * reps / (t1 - t0));
+                }
+            }
+        } else {
+            Parallel.setThreads(threads);
+            for (int round = 0; round < ROUNDS; round++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < reps; i++) Gemm.sgemm(m, n, k, 1f, a, 0, k, 1, b, 0, n, 1, 0f, c, 0, n);
                 long t1 = System.nanoTime();
-                if (round >= 2) best0 = Math.max(best0, flops * reps / (t1 - t0));    // the first rounds warm up the JIT
-            }
-            for (int round = 0; round < 7; round++) {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < reps; i++) OpenBlas.sgemm(m, n, k, pa, pb, pc);
-                long t1 = System.nanoTime();
-                if (round >= 2) best1 = Math.max(best1, flops * reps / (t1 - t0));
+                if (round >= WARMUP_ROUNDS) best = Math.max(best, flops * reps / (t1 - t0));    // the first rounds warm up the JIT
             }
         }
-        try {
-            Thread.sleep(1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return new double[] {best0, best1};
+        return best;
     }
 }
