@@ -21,6 +21,10 @@ import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 
+import dev.moe4j.bench.report.BenchmarkReport;
+import dev.moe4j.bench.report.HtmlReport;
+
+import java.nio.file.Path;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -47,8 +51,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>
  *   mvn -B -ntp -q -pl bench -am package -DskipTests
- *   java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.moe4j.bench.ElementwiseBenchmark [regex]
+ *   java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.moe4j.bench.ElementwiseBenchmark [regex] [--report path.html]
  * </pre>
+ * With {@code --report path} the table is also written as an HTML report: each kernel's GB/s as a
+ * bar beside arraycopy's (the path is checked before the benchmarks run).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -167,7 +173,23 @@ public class ElementwiseBenchmark {
      * prints ms/call, GB/s and the fraction of arraycopy's bandwidth.
      */
     public static void main(String[] args) throws Exception {
-        String include = args.length > 0 ? args[0] : ".*";
+        String include = ".*";
+        Path report = null;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--report") && i + 1 < args.length) report = Path.of(args[++i]);
+            else if (args[i].startsWith("--")) {
+                System.err.println("ElementwiseBenchmark: unknown option " + args[i] + "\nusage: ElementwiseBenchmark [regex] [--report path.html]");
+                System.exit(2);
+            } else include = args[i];
+        }
+        if (report != null) {
+            try {
+                HtmlReport.requireWritable(report);
+            } catch (IllegalArgumentException e) {
+                System.err.println("ElementwiseBenchmark: " + e.getMessage());
+                System.exit(2);
+            }
+        }
         Options options = new OptionsBuilder()
                 .include(ElementwiseBenchmark.class.getName() + ".(" + include + "|arraycopy)$")
                 .build();
@@ -180,9 +202,18 @@ public class ElementwiseBenchmark {
         Double copyMs = msPerCall.get("arraycopy");
         double copyGbs = copyMs == null ? Double.NaN : bytesMoved("arraycopy") / (copyMs * 1e6);
         System.out.printf("%n%-18s %10s %10s %12s%n", "kernel (N=" + N + ")", "ms/call", "GB/s", "vs arraycopy");
+        BenchmarkReport html = new BenchmarkReport("moe4j elementwise kernels beside System.arraycopy", "bandwidth", "GB/s", "kernel",
+                "System.arraycopy");
         for (Map.Entry<String, Double> e : msPerCall.entrySet()) {
             double gbs = bytesMoved(e.getKey()) / (e.getValue() * 1e6);
             System.out.printf("%-18s %10.3f %10.2f %11.0f%%%n", e.getKey(), e.getValue(), gbs, 100 * gbs / copyGbs);
+            if (!e.getKey().equals("arraycopy")) html.add(e.getKey(), gbs, copyGbs);
+        }
+        if (report != null && msPerCall.size() > 1) {
+            html.note("N = " + N + " floats per array; GB/s = bytes the kernel must move / time (see the class comment). Machine: "
+                    + Runtime.getRuntime().availableProcessors() + " cores, Java " + System.getProperty("java.version") + ".");
+            html.html().write(report);
+            System.out.println("report written to " + report.toAbsolutePath());
         }
     }
 }

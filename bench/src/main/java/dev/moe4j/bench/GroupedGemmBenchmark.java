@@ -51,15 +51,19 @@ public class GroupedGemmBenchmark {
     /** Expert hidden width (the GEMM output width). */
     static final int F = 1024;
 
+    /** Number of experts E. */
     @Param({"8", "16"})
     public int experts;
 
+    /** How the rows are spread over the experts (see the class comment). */
     @Param({"uniform", "zipf", "halfEmpty"})
     public String routing;
 
+    /** Weight layout: {@code NK} ([E, f, d]) or {@code KN} ([E, d, f]). */
     @Param({"NK"})
     public String layout;
 
+    /** Threads used by moe4j. */
     @Param({"1", "2"})
     public int threads;
 
@@ -67,6 +71,7 @@ public class GroupedGemmBenchmark {
     float[] x, w, h;
     GroupedGemm.Layout lay;
 
+    /** Routing offsets, random activations and weights, the thread count. */
     @Setup(Level.Trial)
     public void setup() {
         offsets = offsets(routing, experts, ROWS);

@@ -12,6 +12,8 @@ import java.util.Arrays;
  * <ul>
  *   <li>{@code train} (default): trains a small MoE layer for about a minute and compares balancing
  *       mechanisms ({@link TrainMoe}; {@code train --help} lists the options);</li>
+ *   <li>{@code walkthrough}: one MoE layer on a small batch, every stage printed as its kernel sees it
+ *       ({@link Walkthrough}; {@code walkthrough --help} lists the options);</li>
  *   <li>{@code demo}: the tensor tour and a timed matrix product ({@link TensorDemo}).</li>
  * </ul>
  */
@@ -25,8 +27,9 @@ public final class Main {
         switch (command) {
             case "train" -> TrainMoe.main(rest);
             case "demo" -> TensorDemo.main(rest);
+            case "walkthrough" -> Walkthrough.main(rest);
             default -> {
-                System.err.println("unknown command '" + command + "'; accepted: train, demo");
+                System.err.println("unknown command '" + command + "'; accepted: train, walkthrough, demo");
                 System.exit(2);
             }
         }

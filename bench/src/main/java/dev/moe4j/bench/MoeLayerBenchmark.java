@@ -125,13 +125,15 @@ public class MoeLayerBenchmark {
     /** Prints a table of the layer's throughput beside the dense GEMM's. */
     public static void main(String[] args) {
         String[] shapes = args.length > 0 ? args : new String[] {"mixtral", "deepseek"};
-        System.out.println("MoE layer vs FLOP-equivalent dense GEMM (best of 7 rounds after warm-up), threads: "
+        System.out.println("MoE layer vs FLOP-equivalent dense GEMM (best of 7 rounds after 4 s of warm-up), threads: "
                 + dev.moe4j.kernels.cpu.Parallel.threads());
         System.out.printf(Locale.ROOT, "%-9s %9s %12s %12s %12s %14s %12s%n",
                 "shape", "tokens", "fwd ms", "fwd+bwd ms", "tokens/s", "layer GFLOP/s", "dense GFLOP/s");
         for (String name : shapes) {
             Setting s = Setting.of(name);
-            for (int i = 0; i < 5; i++) { forward(s); forwardBackward(s); dense(s); }
+            // Warm up for a few seconds: the JIT must compile the vector kernels before they are fast.
+            long warmUntil = System.nanoTime() + 4_000_000_000L;
+            while (System.nanoTime() < warmUntil) { forward(s); forwardBackward(s); dense(s); }
             double fwd = best(() -> forward(s)), fb = best(() -> forwardBackward(s)), dn = best(() -> dense(s));
             double layerGflops = 3 * s.expertFlops() / fb / 1e9;
             double denseGflops = s.expertFlops() / dn / 1e9;

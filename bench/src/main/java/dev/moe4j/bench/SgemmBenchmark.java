@@ -19,6 +19,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * moe4j SGEMM ({@link Gemm#sgemm}) against OpenBLAS {@code cblas_sgemm} in the same run:
@@ -73,8 +74,13 @@ public class SgemmBenchmark {
         return new int[] {Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()), Integer.parseInt(p[2].trim())};
     }
 
+    /**
+     * Random operands and the thread count. Only the {@code openblas} benchmark loads OpenBLAS (its
+     * fork gets native copies of the operands): the library starts worker threads when it is
+     * loaded, and those poll for work and would take CPU time from moe4j's threads.
+     */
     @Setup(Level.Trial)
-    public void setup() {
+    public void setup(BenchmarkParams params) {
         int[] s = parseShape(shape);
         m = s[0];
         k = s[1];
@@ -85,20 +91,25 @@ public class SgemmBenchmark {
         c = new float[m * n];
         for (int i = 0; i < a.length; i++) a[i] = r.nextFloat() - 0.5f;
         for (int i = 0; i < b.length; i++) b[i] = r.nextFloat() - 0.5f;
-        pa = new FloatPointer(a);
-        pb = new FloatPointer(b);
-        pc = new FloatPointer(c);
         Parallel.setThreads(threads);
-        OpenBlas.setThreads(threads);
-        System.out.println();
-        System.out.println("OpenBLAS core: " + OpenBlas.coreName() + ", threads: " + threads + " " + OpenBlas.coreTypeWarning());
+        if (params.getBenchmark().endsWith(".openblas")) {
+            pa = new FloatPointer(a);
+            pb = new FloatPointer(b);
+            pc = new FloatPointer(c);
+            OpenBlas.setThreads(threads);
+            System.out.println();
+            System.out.println("OpenBLAS core: " + OpenBlas.coreName() + ", threads: " + threads + " " + OpenBlas.coreTypeWarning());
+        }
     }
 
+    /** Frees the native copies. */
     @TearDown(Level.Trial)
     public void tearDown() {
-        pa.close();
-        pb.close();
-        pc.close();
+        if (pa != null) {
+            pa.close();
+            pb.close();
+            pc.close();
+        }
     }
 
     private long kiloFlops() { return Math.round(Gemm.flops(m, n, k) / 1000); }

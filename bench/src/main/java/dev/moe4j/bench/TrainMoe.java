@@ -4,6 +4,10 @@ import dev.moe4j.autograd.Autograd;
 import dev.moe4j.autograd.F;
 import dev.moe4j.autograd.NoGrad;
 import dev.moe4j.autograd.optim.Adam;
+import dev.moe4j.bench.insight.StagedPass;
+import dev.moe4j.bench.report.HtmlReport;
+import dev.moe4j.bench.report.TrainingLog;
+import dev.moe4j.bench.report.TrainingReport;
 import dev.moe4j.kernels.cpu.Parallel;
 import dev.moe4j.moe.MoeLayer;
 import dev.moe4j.moe.MoeOptions;
@@ -12,6 +16,9 @@ import dev.moe4j.moe.balance.Balancing;
 import dev.moe4j.tensor.Generator;
 import dev.moe4j.tensor.Tensor;
 
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,8 +34,9 @@ import java.util.Map;
  * proportional to 1 / (c + 1)^skew, so without balancing the experts that serve the frequent
  * clusters get most of the tokens. The model is one {@link MoeLayer}
  * (router -> routing plan -> permute -> grouped SwiGLU experts -> combine); the loss is the mean
- * squared error plus the layer's balance loss. Every step prints a progress line (loss, tokens/s);
- * every few steps the per-expert load is drawn as bars.
+ * squared error plus the layer's balance loss. A progress bar shows the step, loss, tokens/s and
+ * the time left (plain lines when the output is not a terminal); every few steps the per-expert
+ * load is drawn as bars.
  *
  * <p>By default the job runs three phases of equal length from the same initial weights and data,
  * one per balancing mechanism, and ends with a table that compares them:
@@ -39,12 +47,23 @@ import java.util.Map;
  *       moved by {@code u * sign(mean load - load)} after each step, outside the gradient.</li>
  * </ul>
  * The load imbalance is reported as max/mean tokens per expert (1.0 is perfect balance).
+ *
+ * <p>The run ends by writing an HTML report ({@code --report path}, default
+ * {@code reports/train-report.html}; {@code --report none} for none): loss curves, expert load
+ * heatmaps, dropped tokens, routing entropy, the balance mechanism's state and the time per kernel
+ * forward and backward. The path is checked for writing before training starts. The kernel times
+ * come from a stage-by-stage pass ({@link StagedPass#timed}) on the current batch every
+ * {@code --time-every} steps, outside the training update and outside the tokens/s figure.
  */
 public final class TrainMoe {
 
     private final Options o;
+    private final PrintStream out;
 
-    private TrainMoe(Options o) { this.o = o; }
+    private TrainMoe(Options o, PrintStream out) {
+        this.o = o;
+        this.out = out;
+    }
 
     /** Command-line options with their defaults. */
     static final class Options {
@@ -59,6 +78,8 @@ public final class TrainMoe {
         long seed = 1;
         int threads = 0;
         int loadEvery = 25;
+        int timeEvery = 20;
+        String report = "reports/train-report.html";
 
         static final Map<String, RouterKind> ROUTERS = new LinkedHashMap<>();
         static {
@@ -73,14 +94,15 @@ public final class TrainMoe {
         }
         static final List<String> BALANCES = List.of("compare", "none", "aux", "lossfree");
 
+        /** The report file, or null for {@code --report none}. */
+        Path reportPath() {
+            return report.equals("none") ? null : Path.of(report);
+        }
+
         static Options parse(String[] args) {
             Options o = new Options();
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
-                if (a.equals("--help") || a.equals("-h")) {
-                    System.out.println(usage());
-                    System.exit(0);
-                }
                 if (!a.startsWith("--") || i + 1 >= args.length) {
                     throw new IllegalArgumentException("expected '--option value', got '" + a + "'\n" + usage());
                 }
@@ -104,6 +126,8 @@ public final class TrainMoe {
                     case "--seed" -> o.seed = Long.parseLong(v);
                     case "--threads" -> o.threads = parseInt(a, v);
                     case "--load-every" -> o.loadEvery = parseInt(a, v);
+                    case "--time-every" -> o.timeEvery = parseInt(a, v);
+                    case "--report" -> o.report = v;
                     default -> throw new IllegalArgumentException("unknown option " + a + "\n" + usage());
                 }
             }
@@ -127,6 +151,8 @@ public final class TrainMoe {
             if (!(seconds > 0) && steps <= 0) throw new IllegalArgumentException("--seconds must be > 0 (or give --steps)");
             if (!(skew >= 0)) throw new IllegalArgumentException("--skew must be >= 0, got " + skew);
             if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0: all cores), got " + threads);
+            if (timeEvery < 0) throw new IllegalArgumentException("--time-every must be >= 0 (0: no timed passes), got " + timeEvery);
+            if (report.isBlank()) throw new IllegalArgumentException("--report needs a file name (or 'none')");
         }
 
         private static int parseInt(String name, String v) {
@@ -151,44 +177,127 @@ public final class TrainMoe {
                                       [--experts 8] [--k 2] [--capacity-factor inf] [--d 64] [--f 128]
                                       [--tokens 1024] [--clusters 8] [--skew 1.0] [--seconds 60 | --steps N]
                                       [--balance compare|none|aux|lossfree] [--aux-coef 0.01] [--bias-rate 0.01]
-                                      [--lr 3e-3] [--seed 1] [--threads 0] [--load-every 25]""";
+                                      [--lr 3e-3] [--seed 1] [--threads 0] [--load-every 25] [--time-every 20]
+                                      [--report reports/train-report.html | --report none]""";
         }
     }
 
     /** Result of one training phase. */
     record PhaseResult(String balance, int steps, double finalLoss, double imbalance, double tokensPerSecond, int[] load) {}
 
-    /** Runs the job. */
+    /** Runs the job; exits with status 2 on bad options or a report path that cannot be written. */
     public static void main(String[] args) {
+        int code = run(args, System.out, System.err);
+        if (code != 0) System.exit(code);
+    }
+
+    /**
+     * Runs the job, printing to {@code out}.
+     *
+     * @return 0 on success, 2 on bad options or a report path that cannot be written (checked before
+     *         training starts), 1 when the report could not be written after training
+     */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        if (java.util.Arrays.asList(args).contains("--help") || java.util.Arrays.asList(args).contains("-h")) {
+            out.println(Options.usage());
+            return 0;
+        }
         Options o;
         try {
             o = Options.parse(args);
+            if (o.reportPath() != null) HtmlReport.requireWritable(o.reportPath());
         } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage());
-            System.exit(2);
-            return;
+            err.println(e.getMessage());
+            return 2;
         }
         if (o.threads > 0) Parallel.setThreads(o.threads);
-        new TrainMoe(o).run();
+        TrainMoe job = new TrainMoe(o, out);
+        List<String> phases;
+        try {
+            phases = job.phases();
+        } catch (IllegalArgumentException e) {
+            err.println(e.getMessage());
+            return 2;
+        }
+        return job.run(phases);
     }
 
-    private void run() {
-        List<String> phases = o.balance.equals("compare") ? List.of("none", "aux", "lossfree") : List.of(o.balance);
-        System.out.printf(Locale.ROOT, "moe4j: training an MoE layer on clustered tokens (CPU, %d thread(s))%n", Parallel.threads());
-        System.out.printf(Locale.ROOT, "router %s, E = %d, k = %d, d = %d, f = %d, %d tokens/step, %d clusters, capacity factor %s%n",
+    /**
+     * The balancing phases to run, each checked by building its layer before any training: with
+     * {@code compare}, the auxiliary-loss-free phase is left out (with a note) for routers without a
+     * selection bias.
+     *
+     * @throws IllegalArgumentException when a phase's layer cannot be built from the options
+     */
+    private List<String> phases() {
+        List<String> wanted = o.balance.equals("compare") ? List.of("none", "aux", "lossfree") : List.of(o.balance);
+        List<String> out = new ArrayList<>();
+        for (String b : wanted) {
+            try {
+                new MoeLayer(layerOptions(b));
+                out.add(b);
+            } catch (IllegalArgumentException e) {
+                if (!o.balance.equals("compare") || !b.equals("lossfree")) {
+                    throw new IllegalArgumentException("cannot build the MoE layer for balancing '" + b + "': " + e.getMessage());
+                }
+                this.out.println("note: router " + o.router + " has no selection bias, so the auxiliary-loss-free phase is left out"
+                        + " (it needs --router softmax or deepseek)");
+            }
+        }
+        return out;
+    }
+
+    private int run(List<String> phases) {
+        out.printf(Locale.ROOT, "moe4j: training an MoE layer on clustered tokens (CPU, %d thread(s))%n", Parallel.threads());
+        out.printf(Locale.ROOT, "router %s, E = %d, k = %d, d = %d, f = %d, %d tokens/step, %d clusters, capacity factor %s%n",
                 o.router, o.experts, o.k, o.d, o.f, o.tokens, o.clusters,
                 Double.isInfinite(o.capacityFactor) ? "none" : String.valueOf(o.capacityFactor));
         warmUp();
         List<PhaseResult> results = new ArrayList<>();
-        for (String b : phases) results.add(phase(b, o.seconds / phases.size()));
+        List<TrainingLog> logs = new ArrayList<>();
+        for (String b : phases) {
+            TrainingLog log = new TrainingLog(b, o.experts);
+            results.add(phase(b, o.seconds / phases.size(), log));
+            logs.add(log);
+        }
         if (results.size() > 1) {
-            System.out.println();
-            System.out.println("balancing   steps   final loss   load max/mean   tokens/s   final load per expert");
+            out.println();
+            out.println("balancing   steps   final loss   load max/mean   tokens/s   final load per expert");
             for (PhaseResult r : results) {
-                System.out.printf(Locale.ROOT, "%-10s %6d %12.5f %15.2f %10.0f   %s%n",
+                out.printf(Locale.ROOT, "%-10s %6d %12.5f %15.2f %10.0f   %s%n",
                         r.balance, r.steps, r.finalLoss, r.imbalance, r.tokensPerSecond, java.util.Arrays.toString(r.load));
             }
         }
+        return writeReport(logs);
+    }
+
+    /** Writes the HTML report; returns 0, or 1 when it cannot be written. */
+    private int writeReport(List<TrainingLog> logs) {
+        Path path = o.reportPath();
+        if (path == null) return 0;
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("router", o.router);
+        settings.put("experts E, top-k", o.experts + ", " + o.k);
+        settings.put("d, f", o.d + ", " + o.f);
+        settings.put("tokens per step", String.valueOf(o.tokens));
+        settings.put("clusters, skew", o.clusters + ", " + o.skew);
+        settings.put("capacity factor", Double.isInfinite(o.capacityFactor) ? "none" : String.valueOf(o.capacityFactor));
+        settings.put("balancing", o.balance + " (aux coefficient " + o.auxCoef + ", bias rate " + o.biasRate + ")");
+        settings.put("optimizer", "Adam, lr " + o.lr);
+        settings.put("budget", o.steps > 0 ? o.steps + " steps per phase" : o.seconds + " s in all");
+        settings.put("threads", String.valueOf(Parallel.threads()));
+        settings.put("seed", String.valueOf(o.seed));
+        settings.put("machine", System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors() + " cores, Java "
+                + System.getProperty("java.version"));
+        try {
+            TrainingReport.build("moe4j training report: MoE layer on clustered tokens", settings, logs).write(path);
+        } catch (IOException | IllegalArgumentException e) {
+            out.println("could not write the report to " + path.toAbsolutePath() + ": " + e.getMessage());
+            return 1;
+        }
+        out.println();
+        out.println("report written to " + path.toAbsolutePath());
+        return 0;
     }
 
     /** A few untimed steps so that the phases compare trained code, not the JIT's warm-up. */
@@ -218,9 +327,9 @@ public final class TrainMoe {
         return m;
     }
 
-    private PhaseResult phase(String balance, double seconds) {
-        System.out.println();
-        System.out.println("== balancing: " + balance + describe(balance));
+    private PhaseResult phase(String balance, double seconds, TrainingLog log) {
+        out.println();
+        out.println("== balancing: " + balance + describe(balance));
         MoeLayer layer = new MoeLayer(layerOptions(balance));
         layer.train();
         Adam opt = new Adam(layer.parameters(), o.lr);
@@ -231,7 +340,8 @@ public final class TrainMoe {
         int step = 0;
         double emaLoss = Double.NaN;
         long tokensSeen = 0;
-        double lastPrint = 0;
+        long untimed = 0;                    // nanoseconds spent in timed passes, left out of tokens/s
+        ProgressBar bar = new ProgressBar(balance, o.steps, seconds, out, out == System.out && ProgressBar.isTerminal(), 1.0, System::nanoTime);
         while (true) {
             double elapsed = (System.nanoTime() - start) / 1e9;
             if (o.steps > 0 ? step >= o.steps : elapsed >= seconds) break;
@@ -249,19 +359,40 @@ public final class TrainMoe {
             tokensSeen += o.tokens;
             double l = mse.item();
             emaLoss = Double.isNaN(emaLoss) ? l : 0.9 * emaLoss + 0.1 * l;
-            double now = (System.nanoTime() - start) / 1e9;
-            if (now - lastPrint >= 1.0 || step == 1) {
-                lastPrint = now;
-                int[] load = layer.lastLoad();
-                System.out.printf(Locale.ROOT, "step %5d | loss %.5f | aux %.4f | %7.0f tokens/s | load max/mean %.2f%n",
-                        step, emaLoss, layer.report().auxLoss(), tokensSeen / now, imbalance(load));
+            double now = (System.nanoTime() - start - untimed) / 1e9;
+            double tps = tokensSeen / now;
+            log.record(step, l, layer.report().auxLoss(), layer.lastRouting(), tps);
+            if (o.timeEvery > 0 && (step % o.timeEvery == 0 || step == 1)) {
+                long t0 = System.nanoTime();
+                log.addTimes(timedPass(layer, batch, yHat));
+                untimed += System.nanoTime() - t0;
             }
-            if (o.loadEvery > 0 && step % o.loadEvery == 0) printLoad(layer.lastLoad());
+            bar.update(step, emaLoss, tps, String.format(Locale.ROOT, "aux %.4f | load max/mean %.2f", layer.report().auxLoss(),
+                    imbalance(layer.lastLoad())));
+            if (o.loadEvery > 0 && step % o.loadEvery == 0) bar.println(loadBars(layer.lastLoad()));
         }
-        double total = (System.nanoTime() - start) / 1e9;
+        double total = (System.nanoTime() - start - untimed) / 1e9;
         int[] load = layer.lastLoad();
-        printLoad(load);
+        bar.finish(step, emaLoss, tokensSeen / total, String.format(Locale.ROOT, "load max/mean %.2f", imbalance(load)));
+        out.print(loadBars(load));
         return new PhaseResult(balance, step, emaLoss, imbalance(load), tokensSeen / total, load);
+    }
+
+    /**
+     * One stage-by-stage forward and backward of the layer on the step's batch, timed per kernel, with
+     * the step's loss gradient dL/dy = 2 (yHat - y) / numel as the upstream gradient. Runs in eval mode
+     * (no router noise is drawn) and clears the gradients it leaves, so the training is unchanged.
+     */
+    private static dev.moe4j.bench.insight.StageTimes timedPass(MoeLayer layer, Batch batch, Tensor yHat) {
+        Tensor dy = yHat.detach().sub(batch.y).mul(2.0 / yHat.numel());
+        boolean training = layer.isTraining();
+        layer.eval();
+        try {
+            return StagedPass.timed(layer, batch.x, batch.tokenIds, dy);
+        } finally {
+            layer.train(training);
+            for (Tensor p : layer.parameters()) p.setGrad(null);
+        }
     }
 
     private static String describe(String balance) {
@@ -283,7 +414,7 @@ public final class TrainMoe {
         return sum == 0 ? 0 : max / ((double) sum / load.length);
     }
 
-    private static void printLoad(int[] load) {
+    private static String loadBars(int[] load) {
         int max = 1;
         for (int c : load) max = Math.max(max, c);
         StringBuilder sb = new StringBuilder("  tokens per expert:\n");
@@ -291,7 +422,7 @@ public final class TrainMoe {
             int w = (int) Math.round(40.0 * load[e] / max);
             sb.append(String.format(Locale.ROOT, "  e%-3d %6d |%s%n", e, load[e], "#".repeat(w)));
         }
-        System.out.print(sb);
+        return sb.toString();
     }
 
     /** One training batch: inputs [T, d], targets [T, d], token ids (for hash routing). */

@@ -1,6 +1,7 @@
 package dev.moe4j.tensor;
 
 import dev.moe4j.kernels.cpu.StridedCopy;
+import dev.moe4j.tensor.cuda.CudaTensors;
 import dev.moe4j.tensor.ops.Indexing;
 import dev.moe4j.tensor.ops.LinAlg;
 import dev.moe4j.tensor.ops.Pointwise;
@@ -480,8 +481,9 @@ public final class Tensor {
         return copy();
     }
 
-    /** A contiguous copy with its own storage (never shares). */
+    /** A contiguous copy with its own storage (never shares), on this tensor's device. */
     public Tensor copy() {
+        if (!(storage instanceof CpuStorage)) return CudaTensors.copy(this);
         Tensor out = zeros(dtype(), shape);
         StridedCopy.copy(cpuStorage().array(), offset, shape, strides, out.cpuStorage().array(), 0);
         return out;
@@ -549,6 +551,22 @@ public final class Tensor {
         int[] a = c.cpuStorage().ints();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());
     }
+
+    // ------------------------------------------------------------------ devices (dev.moe4j.tensor.cuda)
+
+    /**
+     * This tensor on {@code device} (this tensor itself when it is already there): a contiguous copy,
+     * same dtype and shape. Transfers to and from CUDA devices go through
+     * {@link dev.moe4j.tensor.cuda.CudaTensors}.
+     *
+     * @throws IllegalStateException naming the reason when {@code device} is a CUDA device and CUDA is unavailable
+     */
+    public Tensor to(Device device) {
+        return device.equals(device()) ? this : CudaTensors.to(this, device);
+    }
+
+    /** This tensor on the CPU (itself when already there). */
+    public Tensor cpu() { return to(Device.CPU); }
 
     // ------------------------------------------------------------------ casts and in-place writes
 

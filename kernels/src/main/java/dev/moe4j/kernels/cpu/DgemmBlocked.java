@@ -9,7 +9,9 @@ import jdk.incubator.vector.VectorSpecies;
  * register-tiled micro-kernel, threading). Here a vector holds 8 doubles with AVX-512, so the
  * {@code 12 x 2}-vector register tile is {@code 12 x 16} doubles; the block sizes are the same in
  * elements, so the packed A block is 480 KiB (inside a 1 MiB L2) and the B micro-panel
- * {@code 512 * 16 * 8 B = 64 KiB}.
+ * {@code 512 * 16 * 8 B = 64 KiB}. Threads always split C into rectangles ({@link #batch}); the
+ * shared-B variant of SGEMM and the in-register transposes of the packing are float-only, since
+ * DGEMM serves references and gradient checks rather than hot paths.
  */
 final class DgemmBlocked {
     private DgemmBlocked() {}

@@ -10,8 +10,8 @@ import java.util.List;
  * <p>Problem {@code g} computes {@code C_g[m_g, n]} with depth {@code k_g}; its cost is taken as
  * {@code m_g * n * max(k_g, 1)} (a problem with {@code k_g = 0} still writes its C). A problem
  * whose cost is above the target {@code total / (threads * tasksPerThread)} is cut into row
- * ranges (multiples of {@code mr}), or into column ranges (multiples of {@code nr}) when it has too
- * few rows. Tasks are listed largest first, so that dynamic scheduling ends with the small ones
+ * ranges of whole {@code mr} panels, or into column ranges of whole {@code nr} panels when it has
+ * too few rows, the ranges balanced to within one panel. Tasks are listed largest first, so that dynamic scheduling ends with the small ones
  * and the threads finish together (longest-processing-time-first).
  */
 final class GemmTasks {
@@ -41,11 +41,9 @@ final class GemmTasks {
                 if (pieces <= 1) {
                     tasks.add(new int[] {g, 0, m[g], 0, n});
                 } else if (m[g] >= pieces * 2 * mr || m[g] >= n) {
-                    int chunk = roundUp(ceilDiv(m[g], pieces), mr);
-                    for (int i = 0; i < m[g]; i += chunk) tasks.add(new int[] {g, i, Math.min(m[g], i + chunk), 0, n});
+                    for (int[] r : split(m[g], pieces, mr)) tasks.add(new int[] {g, r[0], r[1], 0, n});
                 } else {
-                    int chunk = roundUp(ceilDiv(n, pieces), nr);
-                    for (int j = 0; j < n; j += chunk) tasks.add(new int[] {g, 0, m[g], j, Math.min(n, j + chunk)});
+                    for (int[] r : split(n, pieces, nr)) tasks.add(new int[] {g, 0, m[g], r[0], r[1]});
                 }
             }
             tasks.sort((x, y) -> Double.compare(cost(y[2] - y[1], y[4] - y[3], k[y[0]]), cost(x[2] - x[1], x[4] - x[3], k[x[0]])));
@@ -61,6 +59,21 @@ final class GemmTasks {
             j1[q] = x[4];
         }
         return new Plan(problem, i0, i1, j0, j1);
+    }
+
+    /**
+     * Cuts {@code [0, extent)} into {@code pieces} ranges made of whole {@code unit}-sized panels,
+     * the panel counts differing by at most one (so the pieces cost the same to within a panel).
+     */
+    static List<int[]> split(int extent, int pieces, int unit) {
+        int panels = ceilDiv(extent, unit);
+        pieces = Math.min(pieces, panels);
+        List<int[]> out = new ArrayList<>(pieces);
+        for (int q = 0; q < pieces; q++) {
+            int lo = unit * (int) ((long) panels * q / pieces), hi = Math.min(extent, unit * (int) ((long) panels * (q + 1) / pieces));
+            out.add(new int[] {lo, hi});
+        }
+        return out;
     }
 
     private static double cost(int m, int n, int k) { return (double) m * n * Math.max(k, 1); }

@@ -53,11 +53,11 @@ import jdk.incubator.vector.VectorSpecies;
  * layouts whose panels are transposes of the source; {@link BlockTranspose} packs them 16 x 16 in
  * registers. The other two layouts pack as plain copies.
  *
- * <p><b>Threads.</b> C is cut into rectangles that are independent sub-GEMMs ({@link GemmTasks}:
- * row ranges, or column ranges when there are too few rows); each {@link Parallel} task runs the
- * five loops on its rectangle with its own packing buffers. Rows are preferred: then each thread
- * packs only its own share of A, and B (cheap to pack) is packed once per thread. The same
- * machinery runs a batch of GEMMs ({@link #batch}), which is how {@link GroupedGemm} works.
+ * <p><b>Threads.</b> A large problem ({@link #sharedB}) parallelizes the {@code ic} loop as BLIS
+ * does: for each {@code (jc, pc)} step the threads pack the B block together, then take row blocks
+ * of A dynamically, each with its own packed A, all against the one shared B. Smaller problems and
+ * batches ({@link #batch}, which is how {@link GroupedGemm} runs) are cut by {@link GemmTasks}
+ * into independent rectangles of C, each task running the five loops with its own buffers.
  *
  * <p>JIT notes: the micro-kernel is one static method whose accumulators are local
  * {@code FloatVector} variables and which passes no vector to a helper method: a method this large
@@ -97,13 +97,66 @@ final class SgemmBlocked {
 
     // ------------------------------------------------------------------ driver
 
-    /** Arguments already checked by {@link Gemm}: one problem, cut into about one task per thread. */
+    /** Problems of at least this many multiply-adds ({@code m*n*k}) share one packed B between threads. */
+    static final double SHARED_B_MIN = 1 << 27;
+
+    /**
+     * Arguments already checked by {@link Gemm}. A large problem on several threads runs
+     * {@link #sharedB}; otherwise C is cut into about one rectangle per thread ({@link #batch}).
+     */
     static void gemm(int m, int n, int k, float alpha,
                      float[] a, int aOff, int aRs, int aCs,
                      float[] b, int bOff, int bRs, int bCs,
                      float beta, float[] c, int cOff, int ldc) {
+        int threads = Parallel.threads();
+        if (threads > 1 && (double) m * n * k >= SHARED_B_MIN && m >= 4 * threads * MR && k > 0 && alpha != 0f) {
+            sharedB(m, n, k, alpha, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc, threads);
+            return;
+        }
         batch(1, new int[] {m}, new int[] {k}, n, alpha, a, new int[] {aOff}, aRs, aCs,
                 b, new int[] {bOff}, bRs, bCs, beta, c, new int[] {cOff}, ldc, 1);
+    }
+
+    /**
+     * The five loops with the {@code ic} loop spread over the threads, as BLIS does: for each
+     * {@code (jc, pc)} step the threads first pack the B block together (one copy, shared), then
+     * take row blocks of A (about MC rows) from a common counter, each packing its own A block and running the
+     * macro-kernel against the shared B. One packed B instead of one per thread halves the packing
+     * work and the L3 footprint, and handing out row blocks dynamically lets a thread that lost its
+     * core for a while (other programs) simply take fewer blocks. The row blocks are a multiple of
+     * the thread count and differ by at most one MR panel, so the threads finish together.
+     */
+    static void sharedB(int m, int n, int k, float alpha,
+                        float[] a, int aOff, int aRs, int aCs,
+                        float[] b, int bOff, int bRs, int bCs,
+                        float beta, float[] c, int cOff, int ldc, int threads) {
+        int panels = GemmTasks.ceilDiv(m, MR);
+        int blocks = Math.min(panels, GemmTasks.roundUp(GemmTasks.ceilDiv(m, MC), threads));
+        float[] bp = WORKSPACE.get().bp(Math.min(KC, k) * GemmTasks.roundUp(Math.min(NC, n), NR));
+        boolean prescale = beta != 0f && beta != 1f;
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc), ncPanels = GemmTasks.ceilDiv(nc, NR);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc), jc0 = jc, pc0 = pc;
+                int packTasks = Math.min(ncPanels, 4 * threads);
+                Parallel.forEach(packTasks, t -> {
+                    int q0 = ncPanels * t / packTasks, q1 = ncPanels * (t + 1) / packTasks;
+                    int j0 = q0 * NR, j1 = Math.min(nc, q1 * NR);
+                    packB(b, bOff + pc0 * bRs + (jc0 + j0) * bCs, bRs, bCs, kc, j1 - j0, bp, j0 * kc);
+                });
+                boolean accumulate = pc > 0 || beta != 0f;
+                Parallel.forEach(blocks, t -> {
+                    int r0 = MR * (int) ((long) panels * t / blocks);
+                    int r1 = Math.min(m, MR * (int) ((long) panels * (t + 1) / blocks));
+                    if (r0 >= r1) return;
+                    Workspace ws = WORKSPACE.get();
+                    if (prescale && pc0 == 0) scale(beta, c, cOff + r0 * ldc + jc0, ldc, r1 - r0, nc);
+                    float[] ap = ws.ap(GemmTasks.roundUp(r1 - r0, MR) * kc);
+                    packA(a, aOff + r0 * aRs + pc0 * aCs, aRs, aCs, r1 - r0, kc, ap);
+                    macroKernel(r1 - r0, nc, kc, alpha, ap, bp, c, cOff + r0 * ldc + jc0, ldc, accumulate, ws.tile);
+                });
+            }
+        }
     }
 
     /**
@@ -146,7 +199,7 @@ final class SgemmBlocked {
             int nc = Math.min(NC, j1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
-                packB(b, bOff + pc * bRs + jc * bCs, bRs, bCs, kc, nc, bp);
+                packB(b, bOff + pc * bRs + jc * bCs, bRs, bCs, kc, nc, bp, 0);
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     packA(a, aOff + ic * aRs + pc * aCs, aRs, aCs, mc, kc, ap);
@@ -285,12 +338,12 @@ final class SgemmBlocked {
 
     /**
      * Packs the {@code kc x nc} block of B at {@code off} (strides {@code rs, cs}) into panels of
-     * {@code NR} columns: {@code bp[jr*kc + p*NR + j] = B[p, jr + j]}, columns past {@code nc} zero.
+     * {@code NR} columns: {@code bp[bpOff + jr*kc + p*NR + j] = B[p, jr + j]}, columns past {@code nc} zero.
      */
-    static void packB(float[] b, int off, int rs, int cs, int kc, int nc, float[] bp) {
+    static void packB(float[] b, int off, int rs, int cs, int kc, int nc, float[] bp, int bpOff) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int base = jr * kc;
+            int base = bpOff + jr * kc;
             int src = off + jr * cs;
             if (cs == 1 && nr == NR) {
                 // Row-major B: each packed row is a straight copy of NR floats.

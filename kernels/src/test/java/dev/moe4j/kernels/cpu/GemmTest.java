@@ -68,6 +68,16 @@ class GemmTest {
     }
 
     @Test
+    void largeProblemsOnTwoThreadsShareThePackedB() {
+        // m*n*k above SgemmBlocked.SHARED_B_MIN: the threads pack B together and take row blocks.
+        Parallel.setThreads(2);
+        Random r = new Random(8);
+        checkFloat(r, 541, 530, 470, false, false, 1f, 0f, "shared B, NN");
+        checkFloat(r, 541, 530, 470, true, true, -0.5f, 1f, "shared B, TT");
+        checkFloat(r, 600, 259, 900, false, true, 2f, 0.5f, "shared B, NT, two k blocks");
+    }
+
+    @Test
     void alphaZeroOnlyScalesC() {
         Random r = new Random(3);
         checkFloat(r, 20, 40, 30, false, false, 0f, 3f, "alpha=0");

@@ -9,6 +9,7 @@ import dev.moe4j.kernels.cpu.SortKernels;
 import dev.moe4j.kernels.cpu.TopKKernels;
 import dev.moe4j.tensor.CpuStorage;
 import dev.moe4j.tensor.DType;
+import dev.moe4j.tensor.Devices;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.TopK;
@@ -52,6 +53,7 @@ public final class Indexing {
      * @throws IndexOutOfBoundsException naming the first index outside [0, n), and n
      */
     public static Tensor indexSelect(Tensor a, int dim, Tensor index) {
+        Devices.requireSame("indexSelect", a, index);
         checkIndexType("indexSelect", index);
         if (index.rank() > 1) {
             throw new IllegalArgumentException("indexSelect: index must be 1-D, got shape " + Shape.str(index.shape()));
@@ -82,6 +84,7 @@ public final class Indexing {
      * @throws IndexOutOfBoundsException naming the first index outside [0, a.size(dim))
      */
     public static Tensor gather(Tensor a, int dim, Tensor index) {
+        Devices.requireSame("gather", a, index);
         checkIndexType("gather", index);
         if (index.rank() != a.rank()) {
             throw new IllegalArgumentException("gather: index shape " + Shape.str(index.shape()) + " and input shape "
@@ -123,6 +126,7 @@ public final class Indexing {
      * @throws IndexOutOfBoundsException naming the first index outside [0, a.size(dim))
      */
     public static Tensor scatterAdd(Tensor a, int dim, Tensor index, Tensor src) {
+        Devices.requireSame("scatterAdd", a, index, src);
         checkIndexType("scatterAdd", index);
         checkSameDtype("scatterAdd", a, src);
         if (index.rank() != a.rank() || src.rank() != a.rank()) {
@@ -176,6 +180,7 @@ public final class Indexing {
      * @throws IndexOutOfBoundsException naming the first index outside [0, n)
      */
     public static Tensor indexAdd(Tensor a, int dim, Tensor index, Tensor src) {
+        Devices.requireSame("indexAdd", a, index, src);
         checkIndexType("indexAdd", index);
         if (index.rank() > 1) {
             throw new IllegalArgumentException("indexAdd: index must be 1-D, got shape " + Shape.str(index.shape()));
@@ -333,6 +338,7 @@ public final class Indexing {
      *         outside dim (naming both shapes and their positions)
      */
     public static Tensor cat(List<Tensor> tensors, int dim) {
+        Devices.requireSame("cat", tensors.toArray(new Tensor[0]));
         Objects.requireNonNull(tensors, "tensors");
         if (tensors.isEmpty()) throw new IllegalArgumentException("cat needs at least one tensor");
         DType dt = null;

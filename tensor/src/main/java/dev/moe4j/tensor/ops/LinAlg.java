@@ -3,6 +3,7 @@ package dev.moe4j.tensor.ops;
 import dev.moe4j.kernels.cpu.Gemm;
 import dev.moe4j.kernels.cpu.Parallel;
 import dev.moe4j.tensor.DType;
+import dev.moe4j.tensor.Devices;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -47,6 +48,8 @@ public final class LinAlg {
      *         dtype, inner sizes that differ, or batch dims that do not broadcast
      */
     public static Tensor matmul(Tensor a, Tensor b) {
+        Devices.requireSame("matmul", a, b);
+        if (!a.device().isCpu()) return dev.moe4j.tensor.cuda.CudaTensors.matmul(a, b);   // cuBLAS
         String shapes = "matmul of shapes " + Shape.str(a.shape()) + " and " + Shape.str(b.shape());
         if (a.rank() == 0 || b.rank() == 0) {
             throw new IllegalArgumentException(shapes + ": both operands need at least one dim");

@@ -6,6 +6,7 @@ import dev.moe4j.kernels.cpu.CompareOp;
 import dev.moe4j.kernels.cpu.UnaryKernels;
 import dev.moe4j.kernels.cpu.UnaryOp;
 import dev.moe4j.tensor.DType;
+import dev.moe4j.tensor.Devices;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -54,6 +55,7 @@ public final class Pointwise {
      *         or for a negative integer exponent
      */
     public static Tensor binary(Binary op, Tensor a, Tensor b) {
+        Devices.requireSame(name(op), a, b);
         String name = name(op);
         int[] shape = broadcast(name, a.shape(), b.shape());
         DType result = binaryResultType(op, a.dtype(), b.dtype());
@@ -99,6 +101,7 @@ public final class Pointwise {
      * @throws IllegalArgumentException when the shapes do not broadcast
      */
     public static Tensor compare(Compare op, Tensor a, Tensor b) {
+        Devices.requireSame(op.name().toLowerCase(), a, b);
         int[] shape = broadcast(op.name().toLowerCase(), a.shape(), b.shape());
         DType compute = computeType(DType.promote(a.dtype(), b.dtype()));
         Tensor x = a.to(compute).expand(shape);
@@ -149,6 +152,7 @@ public final class Pointwise {
      * @throws IllegalArgumentException when mask is not BOOL or does not broadcast to a's shape
      */
     public static Tensor maskedFill(Tensor a, Tensor mask, double value) {
+        Devices.requireSame("maskedFill", a, mask);
         if (mask.dtype() != DType.BOOL) {
             throw new IllegalArgumentException("maskedFill: mask must be BOOL, got " + mask.dtype() + " of shape " + Shape.str(mask.shape()));
         }
@@ -170,6 +174,7 @@ public final class Pointwise {
      * @throws IllegalArgumentException when cond is not BOOL or the shapes do not broadcast
      */
     public static Tensor where(Tensor cond, Tensor a, Tensor b) {
+        Devices.requireSame("where", cond, a, b);
         if (cond.dtype() != DType.BOOL) {
             throw new IllegalArgumentException("where: cond must be BOOL, got " + cond.dtype() + " of shape " + Shape.str(cond.shape()));
         }
@@ -203,6 +208,7 @@ public final class Pointwise {
      *         overlapping elements (an expanded view), or the types cannot be added in place
      */
     public static Tensor addInPlace(Tensor self, Tensor other, double alpha) {
+        Devices.requireSame("addInPlace", self, other);
         int[] shape = self.shape();
         requireBroadcastsTo("addInPlace", "other", other.shape(), shape);
         requireWritable("addInPlace", self);

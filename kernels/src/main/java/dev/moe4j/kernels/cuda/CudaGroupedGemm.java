@@ -1,0 +1,163 @@
+package dev.moe4j.kernels.cuda;
+
+import dev.moe4j.kernels.cpu.GroupedGemm.Layout;
+
+/**
+ * Launchers of {@code cuda-src/grouped_gemm.cu}: the device versions of the CPU's
+ * {@link dev.moe4j.kernels.cpu.GroupedGemm}, one product per expert over ragged groups of rows.
+ *
+ * <h2>Shapes (device buffers, row-major; {@code type} F32 or BF16)</h2>
+ * <pre>
+ *   offsets [E + 1] int   non-decreasing row offsets in [0, M]: group e is rows offsets[e] .. offsets[e+1]-1
+ *   A, dA   [M, K]        C, dC [M, N]
+ *   B, dB   [E, K, N] (Layout.KN) or [E, N, K] (Layout.NK)
+ *
+ *   forward         C[rows_e]  = alpha * A[rows_e] * B_e          + beta * C[rows_e]
+ *   backwardInput   dA[rows_e] = alpha * dC[rows_e] * B_e^T       + beta * dA[rows_e]
+ *   backwardWeight  dB_e       = alpha * A[rows_e]^T * dC[rows_e] + beta * dB_e   (layout of B)
+ * </pre>
+ * The offsets stay on the device (a routing plan's), so the host never waits for them; M, the row
+ * extent of A and C, bounds them, and the caller guarantees {@code 0 <= offsets[0] <= ... <=
+ * offsets[E] <= M} (as every {@link DeviceRoutingPlan} does). Rows outside
+ * {@code [offsets[0], offsets[E])} are not touched; {@code beta = 0} never reads the output.
+ *
+ * <p>Versions: v1 naive (any sizes, both types), v2 float SIMT tiled (any sizes), v3 bf16 tensor cores
+ * (contiguous dims K and N multiples of 8, 16-byte aligned buffers, E &lt;= 4096). AUTO runs v2 for F32,
+ * v3 for BF16 when it can and v1 otherwise.
+ */
+public final class CudaGroupedGemm {
+    private CudaGroupedGemm() {}
+
+    private static final String MODULE = "grouped_gemm";
+    private static final int MAX_GROUPS_V3 = 4096;
+
+    /** Forward with the fastest version. */
+    public static void forward(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
+                               DeviceBuffer a, DeviceBuffer b, Layout layout, float beta, DeviceBuffer c) {
+        forward(type, offsets, numGroups, m, k, n, alpha, a, b, layout, beta, c, KernelVersion.AUTO);
+    }
+
+    /** Forward, {@code C[rows_e] = alpha * A[rows_e] * B_e + beta * C[rows_e]}, with a chosen version. */
+    public static void forward(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
+                               DeviceBuffer a, DeviceBuffer b, Layout layout, float beta, DeviceBuffer c, KernelVersion version) {
+        check(type, offsets, numGroups, m, k, n, layout);
+        Checks.buffer("A", a, (long) m * k, type.bytes(), "[M, K] = [" + m + ", " + k + "]");
+        Checks.buffer("B", b, (long) numGroups * k * n, type.bytes(), stacked(numGroups, k, n, layout));
+        Checks.buffer("C", c, (long) m * n, type.bytes(), "[M, N] = [" + m + ", " + n + "]");
+        rows(type, offsets, numGroups, m, k, n, layout == Layout.NK, alpha, a, b, beta, c, version);
+    }
+
+    /** Input gradient with the fastest version. */
+    public static void backwardInput(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
+                                     DeviceBuffer dc, DeviceBuffer b, Layout layout, float beta, DeviceBuffer da) {
+        backwardInput(type, offsets, numGroups, m, k, n, alpha, dc, b, layout, beta, da, KernelVersion.AUTO);
+    }
+
+    /**
+     * Input gradient, {@code dA[rows_e] = alpha * dC[rows_e] * B_e^T + beta * dA[rows_e]}: a "rows" launch with
+     * the reduction over N and B_e read transposed (for [E, K, N] the stored rows are k-contiguous along N).
+     */
+    public static void backwardInput(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
+                                     DeviceBuffer dc, DeviceBuffer b, Layout layout, float beta, DeviceBuffer da, KernelVersion version) {
+        check(type, offsets, numGroups, m, k, n, layout);
+        Checks.buffer("dC", dc, (long) m * n, type.bytes(), "[M, N] = [" + m + ", " + n + "]");
+        Checks.buffer("B", b, (long) numGroups * k * n, type.bytes(), stacked(numGroups, k, n, layout));
+        Checks.buffer("dA", da, (long) m * k, type.bytes(), "[M, K] = [" + m + ", " + k + "]");
+        rows(type, offsets, numGroups, m, n, k, layout == Layout.KN, alpha, dc, b, beta, da, version);
+    }
+
+    /** Weight gradient with the fastest version. */
+    public static void backwardWeight(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
+                                      DeviceBuffer a, DeviceBuffer dc, float beta, DeviceBuffer db, Layout layout) {
+        backwardWeight(type, offsets, numGroups, m, k, n, alpha, a, dc, beta, db, layout, KernelVersion.AUTO);
+    }
+
+    /**
+     * Weight gradient, {@code dB_e = alpha * A[rows_e]^T * dC[rows_e] + beta * dB_e} in the layout of B: a
+     * "reduce" launch, {@code D_e = X_e^T Y_e} with (X, Y) = (A, dC) for [E, K, N] and (dC, A) for [E, N, K].
+     * Empty groups get {@code beta * dB_e}.
+     */
+    public static void backwardWeight(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
+                                      DeviceBuffer a, DeviceBuffer dc, float beta, DeviceBuffer db, Layout layout, KernelVersion version) {
+        check(type, offsets, numGroups, m, k, n, layout);
+        Checks.buffer("A", a, (long) m * k, type.bytes(), "[M, K] = [" + m + ", " + k + "]");
+        Checks.buffer("dC", dc, (long) m * n, type.bytes(), "[M, N] = [" + m + ", " + n + "]");
+        Checks.buffer("dB", db, (long) numGroups * k * n, type.bytes(), stacked(numGroups, k, n, layout));
+        boolean kn = layout == Layout.KN;
+        DeviceBuffer x = kn ? a : dc, y = kn ? dc : a;
+        int p = kn ? k : n, q = kn ? n : k;
+        CudaDevice dev = Checks.sameDevice(offsets, a, dc, db);
+        if ((long) p * q == 0) return;
+        int v = pickVersion(type, version, p, q, numGroups, x, y, db);
+        DeviceInfo info = dev.info();
+        Object[] args = {x, y, db, offsets, numGroups, p, q, alpha, beta};
+        switch (v) {
+            case 1 -> dev.launch(MODULE, "gg_v1_reduce_" + type.suffix(), LaunchGeometry.elementwise((long) numGroups * p * q), 0, args);
+            case 2 -> dev.launch(MODULE, "gg_v2_reduce_f32",
+                    LaunchGeometry.persistent(LaunchGeometry.reduceTiles(numGroups, p, q, LaunchGeometry.GG_V2_TILE), info.multiprocessors(), 4, 256), 0, args);
+            default -> dev.launch(MODULE, "gg_v3_reduce_bf16",
+                    LaunchGeometry.persistent(LaunchGeometry.reduceTiles(numGroups, p, q, LaunchGeometry.GG_V3_TILE), info.multiprocessors(), 2, 256),
+                    LaunchGeometry.groupedV3SharedBytes(false, false, 0), args);
+        }
+    }
+
+    /** A "rows" launch: {@code C[i] = alpha * A[i] * Bop_g + beta * C[i]}, A [M, kd], C [M, nd]. */
+    private static void rows(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int kd, int nd, boolean bKMajor,
+                             float alpha, DeviceBuffer a, DeviceBuffer b, float beta, DeviceBuffer c, KernelVersion version) {
+        CudaDevice dev = Checks.sameDevice(offsets, a, b, c);
+        if ((long) m * nd == 0) return;
+        int v = pickVersion(type, version, kd, nd, numGroups, a, b, c);
+        DeviceInfo info = dev.info();
+        Object[] args = {a, b, c, offsets, numGroups, m, kd, nd, bKMajor ? 1 : 0, alpha, beta};
+        switch (v) {
+            case 1 -> dev.launch(MODULE, "gg_v1_rows_" + type.suffix(), LaunchGeometry.elementwise((long) m * nd), 0, args);
+            case 2 -> dev.launch(MODULE, "gg_v2_rows_f32",
+                    LaunchGeometry.persistent(LaunchGeometry.rowsTiles(m, numGroups, nd, LaunchGeometry.GG_V2_TILE), info.multiprocessors(), 4, 256),
+                    LaunchGeometry.groupedV2SharedBytes(numGroups), args);
+            default -> dev.launch(MODULE, bKMajor ? "gg_v3_rows_nk_bf16" : "gg_v3_rows_kn_bf16",
+                    LaunchGeometry.persistent(LaunchGeometry.rowsTiles(m, numGroups, nd, LaunchGeometry.GG_V3_TILE), info.multiprocessors(), 2, 256),
+                    LaunchGeometry.groupedV3SharedBytes(true, bKMajor, numGroups), args);
+        }
+    }
+
+    /**
+     * The version to run: 1, 2 or 3. {@code contiguous1} and {@code contiguous2} are the two dims the
+     * tensor-core loads read 16 bytes at a time.
+     */
+    static int pickVersion(CudaDType type, KernelVersion version, int contiguous1, int contiguous2, int numGroups,
+                           DeviceBuffer... buffers) {
+        boolean aligned = true;
+        for (DeviceBuffer buf : buffers) aligned &= buf.isAligned(16);
+        boolean v3 = type == CudaDType.BF16 && contiguous1 % 8 == 0 && contiguous2 % 8 == 0 && aligned && numGroups <= MAX_GROUPS_V3;
+        return switch (version) {
+            case AUTO -> type == CudaDType.F32 ? 2 : v3 ? 3 : 1;
+            case V1 -> 1;
+            case V2 -> {
+                if (type != CudaDType.F32) throw new IllegalArgumentException("grouped GEMM v2 is the float SIMT kernel; got " + type);
+                yield 2;
+            }
+            case V3 -> {
+                if (!v3) {
+                    throw new IllegalArgumentException("grouped GEMM v3 needs BF16, contiguous dims multiples of 8 (got "
+                            + contiguous1 + ", " + contiguous2 + "), 16-byte aligned buffers and E <= " + MAX_GROUPS_V3 + "; got " + type + ", E = " + numGroups);
+                }
+                yield 3;
+            }
+        };
+    }
+
+    /** Checks shared by the three products, without a device. */
+    static void check(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, Layout layout) {
+        if (type == null) throw new IllegalArgumentException("element type is null");
+        if (layout == null) throw new IllegalArgumentException("layout of B must be KN or NK, got null");
+        if (numGroups < 1) throw new IllegalArgumentException("need E >= 1 groups, got " + numGroups);
+        if (m < 0 || k < 0 || n < 0) throw new IllegalArgumentException("negative size M=" + m + ", K=" + k + ", N=" + n);
+        Checks.toInt("E * K * N", (long) numGroups * k * n);
+        Checks.toInt("M * max(K, N)", (long) m * Math.max(k, n));
+        Checks.buffer("offsets", offsets, numGroups + 1L, 4, "[E + 1] = [" + (numGroups + 1) + "]");
+    }
+
+    private static String stacked(int e, int k, int n, Layout layout) {
+        return layout == Layout.KN ? "[E, K, N] = [" + e + ", " + k + ", " + n + "]" : "[E, N, K] = [" + e + ", " + n + ", " + k + "]";
+    }
+}

@@ -1,0 +1,170 @@
+package dev.moe4j.kernels.cuda;
+
+/**
+ * Grid and block shapes, shared-memory sizes and version choices of every kernel in {@code cuda-src},
+ * computed on the host from the problem sizes alone (no device needed, so they are unit-tested on any
+ * machine). The numbers here must agree with the constants of the {@code .cu} files, quoted in each
+ * method's comment.
+ */
+public final class LaunchGeometry {
+    private LaunchGeometry() {}
+
+    /**
+     * A launch shape: {@code (gx, gy, gz)} blocks of {@code (bx, by, bz)} threads.
+     */
+    public record Grid(int gx, int gy, int gz, int bx, int by, int bz) {
+        public Grid {
+            if (gx < 0 || gy < 1 || gz < 1 || bx < 1 || by < 1 || bz < 1 || (long) bx * by * bz > 1024) {
+                throw new IllegalArgumentException("invalid launch (" + gx + ", " + gy + ", " + gz + ") x (" + bx + ", " + by + ", " + bz + ")");
+            }
+        }
+
+        /** A one-dimensional grid of {@code blocks} blocks of {@code threads} threads. */
+        public static Grid linear(int blocks, int threads) { return new Grid(blocks, 1, 1, threads, 1, 1); }
+
+        /** Whether the grid has no block (the launch is skipped). */
+        public boolean isEmpty() { return gx == 0; }
+
+        /** Threads per block. */
+        public int threadsPerBlock() { return bx * by * bz; }
+
+        @Override
+        public String toString() { return "grid (" + gx + ", " + gy + ", " + gz + ") x block (" + bx + ", " + by + ", " + bz + ")"; }
+    }
+
+    static int ceilDiv(long a, long b) {
+        long q = (a + b - 1) / b;
+        if (q > Integer.MAX_VALUE) throw new IllegalArgumentException("grid of " + q + " blocks exceeds the launch limit");
+        return (int) q;
+    }
+
+    private static int roundUp32(int x) { return (x + 31) / 32 * 32; }
+
+    /** 32, 64 or 128: the smallest that reaches {@code threads} (128 when none does), so 256 / it is whole. */
+    private static int warpsPow2(int threads) {
+        int bx = 32;
+        while (bx < 128 && bx < threads) bx <<= 1;
+        return bx;
+    }
+
+    // ------------------------------------------------------------------ gating (gating.cu)
+
+    /** Tokens per block of the warp-per-token gating kernels ({@code GATING_WARPS}). */
+    public static final int GATING_WARPS = 4;
+    /** Largest E of the warp-per-token kernels: 32 lanes x 16 registers. */
+    public static final int GATING_MAX_E_V2 = 512;
+    /** Largest k of the warp-per-token kernels: lane j holds slot j. */
+    public static final int GATING_MAX_K_V2 = 32;
+    /** Largest group count of the warp-per-token kernels: lane g holds group g's score. */
+    public static final int GATING_MAX_GROUPS_V2 = 32;
+
+    /**
+     * Experts per lane of gating v2 ({@code moe_gating_*_v2_e<EPL>}): the smallest of 1, 2, 4, 8, 16
+     * with {@code 32 * EPL >= E}; 0 when v2 cannot run (E &gt; 512, k &gt; 32 or more than 32 groups).
+     */
+    public static int gatingExpertsPerLane(int numExperts, int k, int nGroup) {
+        if (numExperts > GATING_MAX_E_V2 || k > GATING_MAX_K_V2 || nGroup > GATING_MAX_GROUPS_V2) return 0;
+        int epl = 1;
+        while (32 * epl < numExperts) epl <<= 1;
+        return epl;
+    }
+
+    /** Gating v2: one warp per token, 4 tokens (128 threads) per block. */
+    public static Grid gatingV2(int numTokens) { return Grid.linear(ceilDiv(numTokens, GATING_WARPS), 32 * GATING_WARPS); }
+
+    /** Gating v1 (and backward v1): one thread per token, 128 per block. */
+    public static Grid gatingV1(int numTokens) { return Grid.linear(ceilDiv(numTokens, 128), 128); }
+
+    /** Dynamic shared memory of gating v2 forward: the per-block histogram, E ints. */
+    public static int gatingSharedBytes(int numExperts) { return 4 * numExperts; }
+
+    // ------------------------------------------------------------------ routing plan (routing.cu)
+
+    /** Pairs per chunk of the plan kernels (one block per chunk). */
+    public static final int ROUTING_CHUNK = 4096;
+    /** Threads of the scatter and dropped-compaction kernels ({@code SCATTER_THREADS}). */
+    public static final int SCATTER_THREADS = 256;
+
+    /** Chunks of {@link #ROUTING_CHUNK} pairs covering {@code pairs} pairs. */
+    public static int routingChunks(int pairs) { return ceilDiv(pairs, ROUTING_CHUNK); }
+
+    /** Histogram, scatter and dropped compaction: one block of 256 threads per chunk. */
+    public static Grid routingPerChunk(int pairs) { return Grid.linear(routingChunks(pairs), SCATTER_THREADS); }
+
+    /** The scan: one block, one thread per expert up to 1024, a multiple of 32. */
+    public static Grid routingScan(int numExperts) { return Grid.linear(1, Math.min(1024, roundUp32(Math.max(numExperts, 1)))); }
+
+    // ------------------------------------------------------------------ rows (routing.cu)
+
+    /**
+     * {@code moe_permute_v2}: rows of {@code rowVecs} 16-byte vectors; blockDim.x threads per row, sized
+     * for about four vectors per thread (32, 64 or 128), blockDim.y = 256 / blockDim.x rows
+     * per block.
+     */
+    public static Grid permuteV2(int rows, int rowVecs) {
+        int bx = warpsPow2(ceilDiv(rowVecs, 4));
+        int by = 256 / bx;
+        return new Grid(ceilDiv(rows, by), 1, 1, bx, by, 1);
+    }
+
+    /** {@code moe_permute_v1_*}: grid-stride over the elements, 256 threads, at most 65535 blocks. */
+    public static Grid elementwise(long elements) {
+        return Grid.linear((int) Math.min(65535, (elements + 255) / 256), 256);
+    }
+
+    /**
+     * Token-row kernels (unpermute-sum, combine): each of blockDim.y rows per block is covered by
+     * blockDim.x threads taking {@code perStep} elements (1 for v1, 4 floats or 8 bf16 for v2) per step; blockDim.x is 32, 64 or 128.
+     */
+    public static Grid tokenRows(int tokens, int d, int perStep) {
+        int steps = ceilDiv(Math.max(d, 1), perStep);
+        int bx = warpsPow2(steps);
+        int by = 256 / bx;
+        return new Grid(ceilDiv(tokens, by), 1, 1, bx, by, 1);
+    }
+
+    /** Combine backward: one warp per token, 8 tokens per block. */
+    public static Grid warpPerToken(int tokens) { return new Grid(ceilDiv(tokens, 8), 1, 1, 32, 8, 1); }
+
+    // ------------------------------------------------------------------ grouped GEMM (grouped_gemm.cu)
+
+    /** v2 tile ({@code V2_BM x V2_BN}). */
+    public static final int GG_V2_TILE = 64;
+    /** v3 tile ({@code V3_BM x V3_BN}). */
+    public static final int GG_V3_TILE = 128;
+    /** v3 k depth per stage ({@code V3_BK}), stages ({@code V3_STAGES}) and row padding ({@code V3_PAD}), in bf16 elements. */
+    public static final int GG_V3_BK = 32, GG_V3_STAGES = 4, GG_V3_PAD = 8;
+
+    /**
+     * Upper bound of the tiles of a "rows" launch over E groups holding M rows in all: sum over groups of
+     * ceil(M_g / tile) is at most floor(M / tile) + E.
+     */
+    public static long rowsTiles(int totalRows, int numGroups, int n, int tile) {
+        return ((long) totalRows / tile + numGroups) * ceilDiv(Math.max(n, 1), tile);
+    }
+
+    /** Tiles of a "reduce" launch: E * ceil(P / tile) * ceil(Q / tile). */
+    public static long reduceTiles(int numGroups, int p, int q, int tile) {
+        return (long) numGroups * ceilDiv(Math.max(p, 1), tile) * ceilDiv(Math.max(q, 1), tile);
+    }
+
+    /** A persistent grid: {@code blocksPerSm} blocks per multiprocessor, never more than there are tiles. */
+    public static Grid persistent(long tiles, int multiprocessors, int blocksPerSm, int threads) {
+        long blocks = Math.min(tiles, (long) multiprocessors * blocksPerSm);
+        return Grid.linear((int) blocks, threads);
+    }
+
+    /** Dynamic shared memory of a v2 "rows" launch: tile_start [E + 1]. */
+    public static int groupedV2SharedBytes(int numGroups) { return 4 * (numGroups + 1); }
+
+    /**
+     * Dynamic shared memory of a v3 launch: 4 stages of both operand tiles ([128][32 + 8] bf16 for an
+     * operand whose contiguous dim is k, [32][128 + 8] for the other), plus tile_start [E + 1] for a
+     * "rows" launch.
+     */
+    public static int groupedV3SharedBytes(boolean aKMajor, boolean bKMajor, int numGroupsForRows) {
+        int kTile = GG_V3_TILE * (GG_V3_BK + GG_V3_PAD), mnTile = GG_V3_BK * (GG_V3_TILE + GG_V3_PAD);
+        int stage = (aKMajor ? kTile : mnTile) + (bKMajor ? kTile : mnTile);
+        return 2 * GG_V3_STAGES * stage + (numGroupsForRows > 0 ? 4 * (numGroupsForRows + 1) : 0);
+    }
+}

@@ -1,0 +1,114 @@
+package dev.moe4j.kernels.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+
+/** Launch shapes: every element covered, blocks within limits, versions chosen as documented. */
+class LaunchGeometryTest {
+
+    @Test
+    void gatingPicksTheSmallestRegisterCountThatHoldsTheExperts() {
+        assertThat(LaunchGeometry.gatingExpertsPerLane(1, 1, 1)).isEqualTo(1);
+        assertThat(LaunchGeometry.gatingExpertsPerLane(32, 2, 1)).isEqualTo(1);
+        assertThat(LaunchGeometry.gatingExpertsPerLane(33, 2, 1)).isEqualTo(2);
+        assertThat(LaunchGeometry.gatingExpertsPerLane(64, 8, 1)).isEqualTo(2);
+        assertThat(LaunchGeometry.gatingExpertsPerLane(160, 6, 8)).isEqualTo(8);
+        assertThat(LaunchGeometry.gatingExpertsPerLane(256, 8, 8)).isEqualTo(8);
+        assertThat(LaunchGeometry.gatingExpertsPerLane(512, 32, 32)).isEqualTo(16);
+        assertThat(LaunchGeometry.gatingExpertsPerLane(513, 8, 1)).isZero();
+        assertThat(LaunchGeometry.gatingExpertsPerLane(64, 33, 1)).isZero();
+        assertThat(LaunchGeometry.gatingExpertsPerLane(64, 8, 64)).isZero();
+    }
+
+    @Test
+    void gatingGridsCoverEveryToken() {
+        for (int t : new int[] {0, 1, 3, 4, 5, 4096, 4097}) {
+            LaunchGeometry.Grid v2 = LaunchGeometry.gatingV2(t);
+            assertThat((long) v2.gx() * LaunchGeometry.GATING_WARPS).isGreaterThanOrEqualTo(t).isLessThan(t + LaunchGeometry.GATING_WARPS + (t == 0 ? 1 : 0));
+            assertThat(v2.threadsPerBlock()).isEqualTo(128);
+            LaunchGeometry.Grid v1 = LaunchGeometry.gatingV1(t);
+            assertThat((long) v1.gx() * v1.bx()).isGreaterThanOrEqualTo(t);
+        }
+        assertThat(LaunchGeometry.gatingV2(0).isEmpty()).isTrue();
+    }
+
+    @Test
+    void routingChunksCoverEveryPair() {
+        assertThat(LaunchGeometry.routingChunks(0)).isZero();
+        assertThat(LaunchGeometry.routingChunks(1)).isEqualTo(1);
+        assertThat(LaunchGeometry.routingChunks(LaunchGeometry.ROUTING_CHUNK)).isEqualTo(1);
+        assertThat(LaunchGeometry.routingChunks(LaunchGeometry.ROUTING_CHUNK + 1)).isEqualTo(2);
+        assertThat(LaunchGeometry.routingScan(1).bx()).isEqualTo(32);
+        assertThat(LaunchGeometry.routingScan(64).bx()).isEqualTo(64);
+        assertThat(LaunchGeometry.routingScan(100).bx()).isEqualTo(128);
+        assertThat(LaunchGeometry.routingScan(5000).bx()).isEqualTo(1024);
+    }
+
+    @Test
+    void rowKernelsCoverEveryRowWithFullWarps() {
+        Random rnd = new Random(7);
+        for (int i = 0; i < 200; i++) {
+            int rows = rnd.nextInt(5000), vecs = 1 + rnd.nextInt(2000), d = 1 + rnd.nextInt(9000);
+            LaunchGeometry.Grid p = LaunchGeometry.permuteV2(rows, vecs);
+            assertThat(p.bx() % 32).isZero();
+            assertThat(p.threadsPerBlock()).isEqualTo(256);
+            assertThat((long) p.gx() * p.by()).isGreaterThanOrEqualTo(rows);
+            for (int per : new int[] {1, 4, 8}) {
+                LaunchGeometry.Grid g = LaunchGeometry.tokenRows(rows, d, per);
+                assertThat(g.bx() % 32).isZero();
+                assertThat(g.bx()).isBetween(32, 128);
+                assertThat(g.threadsPerBlock()).isEqualTo(256);
+                assertThat((long) g.gx() * g.by()).isGreaterThanOrEqualTo(rows);
+            }
+            LaunchGeometry.Grid w = LaunchGeometry.warpPerToken(rows);
+            assertThat(w.bx()).isEqualTo(32);
+            assertThat((long) w.gx() * w.by()).isGreaterThanOrEqualTo(rows);
+        }
+        // d = 4096 bf16 rows: 512 vectors, 128 threads of 4 vectors each
+        assertThat(LaunchGeometry.permuteV2(10, 512).bx()).isEqualTo(128);
+        assertThat(LaunchGeometry.elementwise(1L << 40).gx()).isEqualTo(65535);
+    }
+
+    @Test
+    void groupedTileBoundsHoldForEveryRaggedSplit() {
+        Random rnd = new Random(11);
+        for (int i = 0; i < 500; i++) {
+            int e = 1 + rnd.nextInt(130), n = 1 + rnd.nextInt(3000), tile = rnd.nextBoolean() ? 64 : 128;
+            int[] rows = new int[e];
+            int m = 0;
+            for (int g = 0; g < e; g++) {
+                rows[g] = rnd.nextInt(4) == 0 ? 0 : rnd.nextInt(700);
+                m += rows[g];
+            }
+            long tiles = 0;
+            for (int r : rows) tiles += (long) ((r + tile - 1) / tile) * ((n + tile - 1) / tile);
+            assertThat(LaunchGeometry.rowsTiles(m, e, n, tile)).isGreaterThanOrEqualTo(tiles);
+        }
+        LaunchGeometry.Grid g = LaunchGeometry.persistent(10, 132, 2, 256);
+        assertThat(g.gx()).isEqualTo(10);
+        assertThat(LaunchGeometry.persistent(100_000, 132, 2, 256).gx()).isEqualTo(264);
+        assertThat(LaunchGeometry.persistent(0, 132, 2, 256).isEmpty()).isTrue();
+    }
+
+    @Test
+    void tensorCoreSharedMemoryFitsAnH100AndAnA100Block() {
+        // 4 stages: k-major tiles [128][40] bf16 = 10240 B, the others [32][136] = 8704 B
+        assertThat(LaunchGeometry.groupedV3SharedBytes(true, true, 0)).isEqualTo(4 * 2 * 10240);
+        assertThat(LaunchGeometry.groupedV3SharedBytes(true, false, 0)).isEqualTo(4 * (10240 + 8704));
+        assertThat(LaunchGeometry.groupedV3SharedBytes(false, false, 0)).isEqualTo(4 * 2 * 8704);
+        assertThat(LaunchGeometry.groupedV3SharedBytes(true, true, 4096)).isEqualTo(4 * 2 * 10240 + 4 * 4097)
+                .isLessThanOrEqualTo(163 * 1024);
+    }
+
+    @Test
+    void invalidGridsAreRejected() {
+        assertThatThrownBy(() -> new LaunchGeometry.Grid(1, 1, 1, 1025, 1, 1)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new LaunchGeometry.Grid(-1, 1, 1, 32, 1, 1)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> LaunchGeometry.ceilDiv(1L << 40, 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("exceeds");
+    }
+}
