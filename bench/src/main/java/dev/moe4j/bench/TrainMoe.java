@@ -73,7 +73,7 @@ public final class TrainMoe {
         double seconds = 60;
         int steps = 0;                       // 0: run for the time budget
         String balance = "compare";
-        double auxCoef = 0.01, biasRate = 0.01, lr = 3e-3;
+        double auxCoef = 0.01, biasRate = 0.001, lr = 3e-3;   // u = 0.001 as in the loss-free balancing paper
         double skew = 1.0;                   // Zipf exponent of the cluster frequencies (0: uniform)
         long seed = 1;
         int threads = 0;
@@ -176,7 +176,7 @@ public final class TrainMoe {
                     usage: Main train [--router softmax|deepseek|switch|noisy|expert-choice|hash|top-p|null]
                                       [--experts 8] [--k 2] [--capacity-factor inf] [--d 64] [--f 128]
                                       [--tokens 1024] [--clusters 8] [--skew 1.0] [--seconds 60 | --steps N]
-                                      [--balance compare|none|aux|lossfree] [--aux-coef 0.01] [--bias-rate 0.01]
+                                      [--balance compare|none|aux|lossfree] [--aux-coef 0.01] [--bias-rate 0.001]
                                       [--lr 3e-3] [--seed 1] [--threads 0] [--load-every 25] [--time-every 20]
                                       [--report reports/train-report.html | --report none]""";
         }
