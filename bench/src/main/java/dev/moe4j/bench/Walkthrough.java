@@ -1,7 +1,11 @@
 package dev.moe4j.bench;
 
 import dev.moe4j.bench.insight.Fmt;
+import dev.moe4j.bench.insight.LoraView;
 import dev.moe4j.bench.insight.StagedPass;
+import dev.moe4j.kernels.cuda.CudaProbe;
+import dev.moe4j.lora.AdapterSpec;
+import dev.moe4j.lora.ExpertLora;
 import dev.moe4j.moe.MoeLayer;
 import dev.moe4j.moe.MoeOptions;
 import dev.moe4j.moe.RouterKind;
@@ -35,6 +39,9 @@ import java.util.List;
  * {@code input} and {@code grad_output} are then used as the batch and the upstream gradient, and
  * the output is compared with its {@code output}. Otherwise the batch is x ~ N(0, 1) and the upstream
  * gradient dy ~ N(0, 1), both seeded. {@code --token N} follows one token through every stage.
+ * {@code --lora R} attaches LoRA of rank R to the experts ({@link ExpertLora}, alpha = 2R unless
+ * {@code --lora-alpha} is given), which freezes the layer, and adds the adapters' shrink and expand
+ * GEMMs and their gradients. The header says whether a CUDA device is there (no device code runs).
  * Bad input prints what is accepted and exits with status 2. The stages are the objects of
  * {@link dev.moe4j.bench.insight} ({@link StagedPass} and its views), usable on their own.
  */
@@ -57,6 +64,8 @@ public final class Walkthrough {
         Path file, config;
         String prefix;
         boolean tokensGiven;
+        int lora = 0;
+        Double loraAlpha;
         final java.util.Set<String> layerOptions = new java.util.LinkedHashSet<>();
 
         static final List<String> BALANCES = List.of("none", "aux", "z", "lossfree");
@@ -94,6 +103,8 @@ public final class Walkthrough {
                     case "--file" -> o.file = Path.of(v);
                     case "--config" -> o.config = Path.of(v);
                     case "--prefix" -> o.prefix = v;
+                    case "--lora" -> o.lora = integer(a, v);
+                    case "--lora-alpha" -> o.loraAlpha = number(a, v);
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -123,6 +134,10 @@ public final class Walkthrough {
             if (!(auxCoef >= 0) || Double.isInfinite(auxCoef)) throw new IllegalArgumentException("--aux-coef must be finite and >= 0, got " + auxCoef);
             if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
             if (rows < 1) throw new IllegalArgumentException("--rows must be >= 1, got " + rows);
+            if (lora < 0 || (lora == 0 && loraAlpha != null)) {
+                throw new IllegalArgumentException(lora < 0 ? "--lora (rank r) must be >= 1, got " + lora : "--lora-alpha goes with --lora R");
+            }
+            if (loraAlpha != null && !Double.isFinite(loraAlpha)) throw new IllegalArgumentException("--lora-alpha must be finite, got " + loraAlpha);
             if (token < -1) throw new IllegalArgumentException("--token must be >= 0, got " + token);
         }
 
@@ -148,11 +163,12 @@ public final class Walkthrough {
                 usage: Main walkthrough [--router softmax|deepseek|switch|noisy|expert-choice|hash|top-p|null]
                                         [--experts 4] [--k 2] [--capacity-factor inf] [--d 8] [--f 16] [--tokens 8]
                                         [--seed 1] [--balance none|aux|z|lossfree] [--aux-coef 0.01]
-                                        [--token N] [--rows 16] [--warmup 2] [--train]
+                                        [--token N] [--rows 16] [--warmup 2] [--train] [--lora R [--lora-alpha 2R]]
                        Main walkthrough --file block.safetensors [--token N] [--rows 16]
                        Main walkthrough --file model.safetensors --config config.json --prefix model.layers.0.mlp. [--tokens 8]
                   --file: a Hugging Face MoE block (Mixtral, Qwen2-MoE, DeepSeek-V3, Switch), e.g. a reference file of
                           ../shared/golden whose metadata holds the config; its 'input' is the batch when present
+                  --lora R: LoRA of rank R on the experts' gate_up_proj and down_proj (the layer is frozen); alpha 2R by default
                   --token N: follow token N (0 <= N < T) through every stage
                   --warmup N: untimed passes before the printed one, so that its stage times are not the JIT's warm-up""";
     }
@@ -197,9 +213,24 @@ public final class Walkthrough {
         if (o.file != null && !o.layerOptions.isEmpty()) {
             out.println("note: the block in " + o.file + " brings its own settings; " + String.join(", ", o.layerOptions) + " ignored");
         }
+        ExpertLora lora = null;
+        if (o.lora > 0) {
+            double alpha = o.loraAlpha != null ? o.loraAlpha : 2.0 * o.lora;
+            try {
+                lora = ExpertLora.attach(s.layer, AdapterSpec.of(o.lora, alpha), new Generator(o.seed + 2000));
+            } catch (IllegalArgumentException e) {
+                err.println("walkthrough: --lora " + o.lora + ": " + e.getMessage());
+                return 2;
+            }
+        }
         if (o.train) s.layer.train();
         else s.layer.eval();
         out.println(s.title);
+        if (lora != null) {
+            out.println("LoRA on the experts: r = " + o.lora + ", alpha = " + Fmt.num(lora.spec().alpha()) + ", s = alpha/r = "
+                    + Fmt.num(lora.spec().scaling()) + "; the layer is frozen, only the experts' A and B train");
+        }
+        out.println(cudaLine());
         out.println();
         StagedPass pass;
         try {
@@ -209,11 +240,19 @@ public final class Walkthrough {
             err.println("walkthrough: " + e.getMessage());
             return 2;
         }
+        if (lora != null) for (Tensor p : lora.parameters()) p.setGrad(null);
         pass.backward(s.dy);
         String warning = nonFiniteWarning(pass);
         if (warning != null) out.println(warning + "\n");
         out.print(pass);
         if (o.warmup > 0) out.println("(stage times measured after " + o.warmup + " untimed warm-up pass(es); tiny batches are dominated by per-call overhead)");
+        if (lora != null) {
+            LoraView view = new LoraView(lora, pass.routing().plan().counts());
+            out.println();
+            out.print(view.table());
+            out.println();
+            out.print(view.gradients());
+        }
         if (s.expected != null) {
             out.println();
             out.println("check against the file: output relative error " + Fmt.num(relativeError(pass.output(), s.expected))
@@ -224,6 +263,19 @@ public final class Walkthrough {
             out.print(pass.follow(o.token));
         }
         return 0;
+    }
+
+    /** The header's line on CUDA: a device and the MoE kernels' device versions, or why there is none. Runs no device code. */
+    static String cudaLine() {
+        try {
+            if (CudaProbe.available()) {
+                return "CUDA: " + CudaProbe.deviceCount() + " device(s) available; the MoE kernels (gating, plan, permute, combine, grouped GEMM)"
+                        + " have device versions in dev.moe4j.tensor.cuda.CudaMoe (this walkthrough runs on the CPU)";
+            }
+            return "CUDA: not available (" + CudaProbe.reason() + "); this walkthrough runs on the CPU";
+        } catch (RuntimeException | LinkageError e) {
+            return "CUDA: not available (" + e + "); this walkthrough runs on the CPU";
+        }
     }
 
     /** The layer, its batch and upstream gradient. */

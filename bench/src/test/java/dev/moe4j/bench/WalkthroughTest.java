@@ -1,5 +1,6 @@
 package dev.moe4j.bench;
 
+import dev.moe4j.bench.insight.Fmt;
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.io.SafetensorsWriter;
@@ -33,6 +34,25 @@ class WalkthroughTest {
         assertThat(r.out()).contains("1. router", "logits [8, 4]", "2a. histogram and offsets", "2b. permutation", "2c. dropped pairs",
                 "3. grouped GEMM problem list", "4. combine", "5. balance", "switch_aux", "6. backward", "Permute.permuteBackward",
                 "stage times", "token 3 through the MoE layer");
+    }
+
+    @Test
+    void loraOnTheExpertsShowsTheAdapterGemmsAndItsGradients() {
+        Result r = run("--lora", "4", "--warmup", "1", "--token", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("CUDA: ", "LoRA on the experts: r = 4, alpha = " + Fmt.num(8) + ", s = alpha/r = " + Fmt.num(2), "3b. LoRA on the experts",
+                "gate_up_proj.lora_A [4, 4, 8]", "down_proj.lora_A [4, 4, 16], lora_B [4, 8, 4]", "6b. LoRA backward",
+                "check: the frozen expert weights' grad is null, every A and B has a gradient", "experts (override)");
+        assertThat(r.out()).doesNotContain("check FAILED");
+        r = run("--lora", "2", "--lora-alpha", "3", "--warmup", "0");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("alpha = " + Fmt.num(3) + ", s = alpha/r = " + Fmt.num(1.5));
+        r = run("--lora-alpha", "3");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("--lora-alpha goes with --lora R");
+        r = run("--lora", "9");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("exceeds min(d, U)");
     }
 
     @Test

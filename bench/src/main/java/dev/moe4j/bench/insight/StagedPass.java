@@ -37,6 +37,9 @@ import java.util.Map;
  *   5. balance     the balance losses on the logits / scores
  *   6. backward    the same stages in reverse, each on its own (see {@link #backward})
  * </pre>
+ * When the experts have a forward override ({@link GroupedExperts#setForwardOverride}, as LoRA on
+ * the experts installs), stage 3 is that override, run as one stage on the same rows and offsets,
+ * exactly as {@link MoeLayer#forward} calls it; h and a are then not kept.
  * Each stage reads the previous stage's output through a fresh leaf tensor (a detached copy that
  * requires a gradient), so the backward can run, and be timed, one stage at a time: the gradient
  * a stage's backward delivers to its input leaf is handed to the previous stage. The result is
@@ -55,7 +58,8 @@ import java.util.Map;
 public final class StagedPass {
     /** Stage names, shared by the forward and the backward entries of {@link StageTimes}. */
     public static final String ROUTER = "router (logits, gating, plan)", BALANCE = "balance losses", PERMUTE = "permute",
-            GEMM_UP = "grouped GEMM up", ACTIVATION = "activation", GEMM_DOWN = "grouped GEMM down", COMBINE = "combine", SHARED = "shared expert";
+            GEMM_UP = "grouped GEMM up", ACTIVATION = "activation", GEMM_DOWN = "grouped GEMM down", COMBINE = "combine", SHARED = "shared expert",
+            EXPERTS_OVERRIDE = "experts (override)";
 
     private final MoeLayer layer;
     private final int[] inputShape;
@@ -119,19 +123,26 @@ public final class StagedPass {
         xPerm = new PermuteTokens(routing.plan()).apply(xExperts);
         times.record(PERMUTE, "Permute.permute" + suffix, false, System.nanoTime() - t0);
 
-        // 3. grouped GEMMs and the activation
+        // 3. grouped GEMMs and the activation (or the experts' forward override, e.g. LoRA on the experts, as one stage)
         xPermLeaf = leaf(xPerm);
-        t0 = System.nanoTime();
-        h = new GroupedLinear(offsets).apply(xPermLeaf, experts.upProjection());
-        times.record(GEMM_UP, "GroupedGemm.forward", false, System.nanoTime() - t0);
-        hLeaf = leaf(h);
-        t0 = System.nanoTime();
-        a = new ExpertActivationFunction(experts.activation(), experts.gated()).apply(hLeaf);
-        times.record(ACTIVATION, activationName(), false, System.nanoTime() - t0);
-        aLeaf = leaf(a);
-        t0 = System.nanoTime();
-        yPerm = new GroupedLinear(offsets).apply(aLeaf, experts.downProjection());
-        times.record(GEMM_DOWN, "GroupedGemm.forward", false, System.nanoTime() - t0);
+        if (experts.forwardOverride() != null) {
+            h = hLeaf = a = aLeaf = null;
+            t0 = System.nanoTime();
+            yPerm = experts.forwardOverride().apply(xPermLeaf, offsets);
+            times.record(EXPERTS_OVERRIDE, "the experts' forward override (grouped GEMMs)", false, System.nanoTime() - t0);
+        } else {
+            t0 = System.nanoTime();
+            h = new GroupedLinear(offsets).apply(xPermLeaf, experts.upProjection());
+            times.record(GEMM_UP, "GroupedGemm.forward", false, System.nanoTime() - t0);
+            hLeaf = leaf(h);
+            t0 = System.nanoTime();
+            a = new ExpertActivationFunction(experts.activation(), experts.gated()).apply(hLeaf);
+            times.record(ACTIVATION, activationName(), false, System.nanoTime() - t0);
+            aLeaf = leaf(a);
+            t0 = System.nanoTime();
+            yPerm = new GroupedLinear(offsets).apply(aLeaf, experts.downProjection());
+            times.record(GEMM_DOWN, "GroupedGemm.forward", false, System.nanoTime() - t0);
+        }
 
         // 4. combine
         yPermLeaf = leaf(yPerm);
@@ -259,25 +270,36 @@ public final class StagedPass {
         steps.add(new BackwardView.Step(COMBINE, "Combine.combineBackward" + suffix, "dy " + shape(g),
                 "dyPerm " + describe(dyPerm) + " = w * dy[token]; dw " + describe(dw) + " = <dy, yPerm row>", t));
 
-        t0 = System.nanoTime();
-        Autograd.backward(yPerm, dyPerm);
-        t = step(GEMM_DOWN, "GroupedGemm.backwardInput + backwardWeight", t0);
-        Tensor da = aLeaf.grad();
-        steps.add(new BackwardView.Step(GEMM_DOWN, "GroupedGemm.backwardInput + backwardWeight", "dyPerm " + shape(dyPerm),
-                "da " + describe(da) + "; d down_proj " + describe(experts.downProjection().grad()), t));
+        Tensor dxPerm;
+        if (hLeaf == null) {
+            t0 = System.nanoTime();
+            Autograd.backward(yPerm, dyPerm);
+            t = step(EXPERTS_OVERRIDE, "the override's backward (grouped GEMMs)", t0);
+            dxPerm = xPermLeaf.grad();
+            steps.add(new BackwardView.Step(EXPERTS_OVERRIDE, "the override's backward (grouped GEMMs)", "dyPerm " + shape(dyPerm),
+                    "dxPerm " + describe(dxPerm) + "; d down_proj " + describe(experts.downProjection().grad()) + ", d "
+                            + (experts.gated() ? "gate_up_proj " : "up_proj ") + describe(experts.upProjection().grad()), t));
+        } else {
+            t0 = System.nanoTime();
+            Autograd.backward(yPerm, dyPerm);
+            t = step(GEMM_DOWN, "GroupedGemm.backwardInput + backwardWeight", t0);
+            Tensor da = aLeaf.grad();
+            steps.add(new BackwardView.Step(GEMM_DOWN, "GroupedGemm.backwardInput + backwardWeight", "dyPerm " + shape(dyPerm),
+                    "da " + describe(da) + "; d down_proj " + describe(experts.downProjection().grad()), t));
 
-        t0 = System.nanoTime();
-        Autograd.backward(a, da);
-        t = step(ACTIVATION, activationName() + " backward", t0);
-        Tensor dh = hLeaf.grad();
-        steps.add(new BackwardView.Step(ACTIVATION, activationName() + " backward", "da " + shape(da), "dh " + describe(dh), t));
+            t0 = System.nanoTime();
+            Autograd.backward(a, da);
+            t = step(ACTIVATION, activationName() + " backward", t0);
+            Tensor dh = hLeaf.grad();
+            steps.add(new BackwardView.Step(ACTIVATION, activationName() + " backward", "da " + shape(da), "dh " + describe(dh), t));
 
-        t0 = System.nanoTime();
-        Autograd.backward(h, dh);
-        t = step(GEMM_UP, "GroupedGemm.backwardInput + backwardWeight", t0);
-        Tensor dxPerm = xPermLeaf.grad();
-        steps.add(new BackwardView.Step(GEMM_UP, "GroupedGemm.backwardInput + backwardWeight", "dh " + shape(dh),
-                "dxPerm " + describe(dxPerm) + "; d " + (experts.gated() ? "gate_up_proj " : "up_proj ") + describe(experts.upProjection().grad()), t));
+            t0 = System.nanoTime();
+            Autograd.backward(h, dh);
+            t = step(GEMM_UP, "GroupedGemm.backwardInput + backwardWeight", t0);
+            dxPerm = xPermLeaf.grad();
+            steps.add(new BackwardView.Step(GEMM_UP, "GroupedGemm.backwardInput + backwardWeight", "dh " + shape(dh),
+                    "dxPerm " + describe(dxPerm) + "; d " + (experts.gated() ? "gate_up_proj " : "up_proj ") + describe(experts.upProjection().grad()), t));
+        }
 
         t0 = System.nanoTime();
         Autograd.backward(xPerm, dxPerm);
@@ -371,6 +393,9 @@ public final class StagedPass {
 
     /** Stage 2: histogram, offsets, permutation, dropped pairs. */
     public PlanView plan() { return new PlanView(routing, shown); }
+
+    /** Whether the experts ran through their forward override ({@link GroupedExperts#forwardOverride}) as one stage. */
+    public boolean expertsOverridden() { return hLeaf == null; }
 
     /** Stage 3: the grouped GEMM problem list. */
     public GemmProblems gemm() {
@@ -500,7 +525,9 @@ public final class StagedPass {
         b.append(router()).append('\n');
         b.append(plan()).append('\n');
         b.append(gemm());
-        b.append("   activation ").append(activationName()).append(": h ").append(shape(h)).append(" -> a ").append(shape(a)).append('\n').append('\n');
+        if (h != null) b.append("   activation ").append(activationName()).append(": h ").append(shape(h)).append(" -> a ").append(shape(a)).append('\n').append('\n');
+        else b.append("   the experts run through their forward override (up GEMM, activation, down GEMM inside it): xPerm ").append(shape(xPerm))
+                .append(" -> yPerm ").append(shape(yPerm)).append('\n').append('\n');
         b.append(combine());
         if (sharedOut != null) b.append("   + shared expert output ").append(describe(sharedOut)).append('\n');
         b.append('\n').append(balance()).append('\n');

@@ -70,6 +70,10 @@ public record TokenTrace(int token, List<String> lines) {
         out.add("3 experts");
         for (int j : rows) {
             int r = plan.rowOf(t, j), e = plan.expertOfRow(r);
+            if (h == null) {
+                out.add("    row " + r + ": yPerm[" + r + "] = experts' override (expert " + e + ")  |yPerm| " + Fmt.num(norm(pass.row(yPerm, r))));
+                continue;
+            }
             out.add("    row " + r + ": h = xPerm[" + r + "] " + up + "[" + e + "]^T  |h| " + Fmt.num(norm(pass.row(h, r)))
                     + ";  a = act  |a| " + Fmt.num(norm(pass.row(a, r))) + ";  yPerm[" + r + "] = a down_proj[" + e + "]^T  |yPerm| "
                     + Fmt.num(norm(pass.row(yPerm, r))));

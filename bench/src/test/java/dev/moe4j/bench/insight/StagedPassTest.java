@@ -2,6 +2,9 @@ package dev.moe4j.bench.insight;
 
 import dev.moe4j.autograd.Autograd;
 import dev.moe4j.autograd.F;
+import dev.moe4j.lora.AdapterSpec;
+import dev.moe4j.lora.ExpertLora;
+import dev.moe4j.lora.LoraInit;
 import dev.moe4j.moe.MoeLayer;
 import dev.moe4j.moe.MoeOptions;
 import dev.moe4j.moe.RouterKind;
@@ -89,6 +92,53 @@ class StagedPassTest {
                 "6. backward", "stage times");
         assertThat(pass.times().stages()).extracting(StageTimes.StageTime::stage).contains("permute", "combine", "grouped GEMM up");
         for (int t = 0; t < T; t++) assertThat(pass.follow(t).toString()).contains("token " + t + " through");
+    }
+
+    @Test
+    void withLoraOnTheExpertsMatchesTheLayerAndOnlyTheAdaptersGetGradients() {
+        MoeLayer layer = new MoeLayer(base(5, 2).capacityFactor(1.0).balancing(Balancing.auxLoss(0.01)));
+        layer.eval();
+        // random B, so that the adapters change the output and A gets a non-zero gradient
+        ExpertLora lora = ExpertLora.attach(layer, AdapterSpec.of(3, 6).withInit(LoraInit.RANDOM), new Generator(11));
+        Generator g = new Generator(21);
+        Tensor x = Tensor.randn(g, DType.F32, 11, 8);
+        Tensor dy = Tensor.randn(g, DType.F32, 11, 8);
+
+        Tensor xr = x.detach().setRequiresGrad(true);
+        Tensor y = layer.forward(xr, null);
+        Autograd.backward(F.add(F.sum(F.mul(y, dy)), layer.auxLoss()));
+        Map<String, double[]> want = new LinkedHashMap<>();
+        lora.namedParameters().forEach((n, p) -> want.put(n, p.grad().toDoubleArray()));
+        double[] wantDx = xr.grad().toDoubleArray();
+        lora.setEnabled(false);
+        double[] frozenY = layer.forward(x, null).toDoubleArray();
+        lora.setEnabled(true);
+        assertThat(relErr(y.toDoubleArray(), frozenY)).as("the adapters change the output").isGreaterThan(1e-3);
+        for (Tensor p : lora.parameters()) p.setGrad(null);
+
+        StagedPass pass = StagedPass.forward(layer, x, null);
+        assertThat(pass.expertsOverridden()).isTrue();
+        assertThat(relErr(pass.output().toDoubleArray(), y.toDoubleArray())).isLessThan(2e-6);
+        pass.backward(dy);
+        assertThat(relErr(pass.inputGrad().toDoubleArray(), wantDx)).as("dx").isLessThan(2e-6);
+        lora.namedParameters().forEach((n, p) -> assertThat(relErr(p.grad().toDoubleArray(), want.get(n))).as("d " + n).isLessThan(2e-6));
+        assertThat(layer.experts().upProjection().grad()).isNull();
+        assertThat(layer.experts().downProjection().grad()).isNull();
+        assertThat(Fmt.norm(lora.up().a().grad().toDoubleArray(), 0, lora.up().a().numel())).isGreaterThan(0);
+
+        LoraView view = new LoraView(lora, pass.routing().plan().counts());
+        assertThat(view.onlyAdaptersHaveGradients()).isTrue();
+        assertThat(view.gradients().toString()).contains("check: the frozen expert weights' grad is null");
+        int[] counts = pass.routing().plan().counts();
+        for (int e = 0; e < counts.length; e++) {
+            long m = counts[e];
+            // gated experts: U = 2f = 20, d = 8, f = 10, r = 3
+            assertThat(view.adapterFlops(e)).isEqualTo(2 * m * (8 * 3 + 3 * 20) + 2 * m * (10 * 3 + 3 * 8));
+            assertThat(view.frozenFlops(e)).isEqualTo(pass.gemm().problems().get(e).flops());
+        }
+        assertThat(pass.toString()).contains("forward override", StagedPass.EXPERTS_OVERRIDE);
+        assertThat(pass.backwardSteps().steps()).extracting(BackwardView.Step::stage).startsWith("combine", StagedPass.EXPERTS_OVERRIDE, "permute");
+        for (int t = 0; t < 11; t++) assertThat(pass.follow(t).toString()).contains("token " + t + " through");
     }
 
     @Test
