@@ -2,11 +2,10 @@ package dev.moe4j.moe.ops;
 
 import dev.moe4j.autograd.Context;
 import dev.moe4j.autograd.Function;
+import dev.moe4j.kernels.cpu.Parallel;
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
-
-import java.util.stream.IntStream;
 
 /**
  * The hidden nonlinearity of an expert FFN as a differentiable function, on the rows of a fused
@@ -101,12 +100,17 @@ public final class ExpertActivationFunction extends Function {
         return new Tensor[] {TensorArrays.wrap(dh, R, width)};
     }
 
-    /** Runs {@code body} for each row, on the common pool when there is enough work. */
+    /** Runs {@code body} for each row, split into contiguous chunks on the kernels' thread pool when there is enough work. */
     private static void rows(int rows, int width, java.util.function.IntConsumer body) {
-        if ((long) rows * width < 1 << 15) {
+        int threads = Parallel.threads();
+        if ((long) rows * width < 1 << 15 || threads < 2) {
             for (int r = 0; r < rows; r++) body.accept(r);
-        } else {
-            IntStream.range(0, rows).parallel().forEach(body);
+            return;
         }
+        int chunks = Math.min(rows, 4 * threads);
+        Parallel.forEach(chunks, c -> {
+            int end = (int) ((long) rows * (c + 1) / chunks);
+            for (int r = (int) ((long) rows * c / chunks); r < end; r++) body.accept(r);
+        });
     }
 }
