@@ -577,12 +577,33 @@ public final class Tensor {
         Tensor out = zeros(dtype, shape);
         CpuStorage s = src.cpuStorage(), d = out.cpuStorage();
         int n = numel();
+        if (castArrays(dtype(), s, src.offset, dtype, d, n)) return out;
         boolean integral = !dtype().isFloatingPoint() && !dtype.isFloatingPoint();
         for (int i = 0; i < n; i++) {
             if (integral) d.setLong(i, s.getLong(src.offset + i));
             else d.setDouble(i, s.getDouble(src.offset + i));
         }
         return out;
+    }
+
+    /** Bulk casts between the float compute and storage types (same results as the element-wise path). */
+    private static boolean castArrays(DType from, CpuStorage s, int off, DType to, CpuStorage d, int n) {
+        if (from == DType.F32 && to == DType.BF16) {
+            dev.moe4j.kernels.cpu.HalfFloat.floatToBf16(s.floats(), off, d.shorts(), 0, n);
+        } else if (from == DType.BF16 && to == DType.F32) {
+            dev.moe4j.kernels.cpu.HalfFloat.bf16ToFloat(s.shorts(), off, d.floats(), 0, n);
+        } else if (from == DType.F32 && to == DType.F64) {
+            float[] a = s.floats();
+            double[] b = d.doubles();
+            for (int i = 0; i < n; i++) b[i] = a[off + i];
+        } else if (from == DType.F64 && to == DType.F32) {
+            double[] a = s.doubles();
+            float[] b = d.floats();
+            for (int i = 0; i < n; i++) b[i] = (float) a[off + i];
+        } else {
+            return false;
+        }
+        return true;
     }
 
     /** Sets every element to {@code value} (in place). Returns this. */
