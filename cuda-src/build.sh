@@ -8,7 +8,8 @@
 # the list of kernels and the nvcc version, or (no nvcc on the PATH) the reason there are none. A
 # fatbin newer than its source and the shared header is kept, so a rebuild without changes costs
 # nothing. The files compile in parallel, two at a time. REPORT_DIR (optional) receives NAME.txt per
-# compiled file: ptxas's resource report (registers, shared memory, spills per kernel and target).
+# compiled file: ptxas's resource report (registers, shared memory, spills per kernel and target, and its
+# C75xx notes, such as wgmma instructions it had to serialise).
 #
 # Never fails the build for want of nvcc: without it the CUDA device reports itself unavailable.
 set -euo pipefail
@@ -57,7 +58,7 @@ for entry in ${pids[@]+"${pids[@]}"}; do
   fi
   if [ -n "$report" ] && [ -f "$logs/$name.log" ]; then
     mkdir -p "$report"
-    grep -E 'Compiling entry|registers|spill' "$logs/$name.log" | sed 's/ptxas info    : //' > "$report/$name.txt"
+    grep -E 'Compiling entry|registers|spill|C75[0-9][0-9]' "$logs/$name.log" | sed 's/ptxas info    : //' > "$report/$name.txt"
   fi
 done
 [ "$failed" = 0 ] || exit 1

@@ -9,13 +9,16 @@ set -uo pipefail
 out=${OUT:-/tmp/gpu-check}
 mkdir -p "$out"
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
+bash cuda-src/sass-check.sh > "$out/sass.txt" 2>&1
 start=$(date +%s)
 timeout 240 bash .gpu/run tests > "$out/tests.log" 2>&1
 echo "gpu tests: exit $? in $(( $(date +%s) - start )) s"
 start=$(date +%s)
 timeout 280 bash .gpu/run java dev.moe4j.bench.GpuMoeBenchmark > "$out/bench.log" 2>&1
 echo "benchmark: exit $? in $(( $(date +%s) - start )) s"
+echo "---- SASS of grouped GEMM v4 (sm_90a)"
+cat "$out/sass.txt"
 echo "---- tests (failures and summary)"
 grep -E "✘|MethodSource|tests (successful|failed|aborted|skipped)|Exception" "$out/tests.log" | head -60
 echo "---- benchmark"
-tail -n 25 "$out/bench.log"
+tail -n 34 "$out/bench.log"

@@ -12,6 +12,7 @@ import dev.moe4j.kernels.cuda.CudaRouting;
 import dev.moe4j.kernels.cuda.DeviceBuffer;
 import dev.moe4j.kernels.cuda.DeviceRoutingPlan;
 import dev.moe4j.kernels.cuda.KernelBuild;
+import dev.moe4j.kernels.cuda.KernelVersion;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,8 +33,8 @@ import java.util.function.IntConsumer;
  *
  * <pre>
  *   shape (T, k, E, d -> f): x [T, d], xPerm [R = T*k, d], expert weights W [E, f, d] (nn.Linear layout)
- *   grouped GEMM forward  h = xPerm W_e^T        2 R d f flops
- *   dX = dH W_e                                  2 R d f flops
+ *   grouped GEMM forward  h = xPerm W_e^T        2 R d f flops   (v3; and v4 on a Hopper GPU)
+ *   dX = dH W_e                                  2 R d f flops   (v3; and v4 on a Hopper GPU)
  *   dW_e = dH_e^T xPerm_e                        2 R d f flops
  *   permute               R rows of d read and written          4 R d bytes
  *   combine               k rows in, one row out per token      2 T (k + 1) d bytes
@@ -222,11 +223,20 @@ public final class GpuMoeBenchmark {
              DeviceBuffer dx = dev.allocate(2L * R * d); DeviceBuffer dw = dev.allocate(2L * E * f * d)) {
             DeviceBuffer off = plan.offsets();
             int gemmReps = Math.max(5, reps / 2);
-            double ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.forward(CudaDType.BF16, off, E, R, d, f, 1f, x, w, Layout.NK, 0f, h));
+            double ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.forward(CudaDType.BF16, off, E, R, d, f, 1f, x, w, Layout.NK, 0f, h, KernelVersion.V3));
             rows.add(new Row(name, "grouped GEMM fwd bf16 (v3 mma.sync)", ms, tflops(flops, ms), ref(flops, ms, s.refGroupedTflops, "torch._grouped_mm")));
-            ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.backwardInput(CudaDType.BF16, off, E, R, d, f, 1f, dh, w, Layout.NK, 0f, dx));
+            boolean hopper = dev.info().major() == 9;   // v4 (wgmma + TMA) is sm_90a machine code
+            if (hopper) {
+                ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.forward(CudaDType.BF16, off, E, R, d, f, 1f, x, w, Layout.NK, 0f, h, KernelVersion.V4));
+                rows.add(new Row(name, "grouped GEMM fwd bf16 (v4 wgmma+TMA)", ms, tflops(flops, ms), ref(flops, ms, s.refGroupedTflops, "torch._grouped_mm")));
+            }
+            ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.backwardInput(CudaDType.BF16, off, E, R, d, f, 1f, dh, w, Layout.NK, 0f, dx, KernelVersion.V3));
             rows.add(new Row(name, "grouped GEMM dX bf16 (v3)", ms, tflops(flops, ms), ref(flops, ms, s.refDxTflops, "torch._grouped_mm")));
-            ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.backwardWeight(CudaDType.BF16, off, E, R, d, f, 1f, x, dh, 0f, dw, Layout.NK));
+            if (hopper) {
+                ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.backwardInput(CudaDType.BF16, off, E, R, d, f, 1f, dh, w, Layout.NK, 0f, dx, KernelVersion.V4));
+                rows.add(new Row(name, "grouped GEMM dX bf16 (v4)", ms, tflops(flops, ms), ref(flops, ms, s.refDxTflops, "torch._grouped_mm")));
+            }
+            ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.backwardWeight(CudaDType.BF16, off, E, R, d, f, 1f, x, dh, 0f, dw, Layout.NK, KernelVersion.V3));
             rows.add(new Row(name, "grouped GEMM dW bf16 (v3)", ms, tflops(flops, ms), ref(flops, ms, s.refDwTflops, "torch._grouped_mm")));
             // cuBLAS on the same flops as one dense product: the ceiling a grouped kernel is measured against
             ms = median(dev, 3, gemmReps, i -> dev.blas().gemm(CudaDType.BF16, false, true, R, f, d, 1f, x, d, w, d, 0f, h, f));

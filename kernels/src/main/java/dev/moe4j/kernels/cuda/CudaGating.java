@@ -146,7 +146,7 @@ public final class CudaGating {
                         + numExperts + ", k = " + k + ", nGroup = " + nGroup);
                 yield 2;
             }
-            case V3 -> throw new IllegalArgumentException("gating has versions 1 and 2, not 3");
+            case V3, V4 -> throw new IllegalArgumentException("gating has versions 1 and 2, not " + version.name().substring(1));
         };
     }
 }

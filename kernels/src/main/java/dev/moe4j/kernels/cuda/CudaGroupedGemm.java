@@ -22,14 +22,20 @@ import dev.moe4j.kernels.cpu.GroupedGemm.Layout;
  * {@code [offsets[0], offsets[E])} are not touched; {@code beta = 0} never reads the output.
  *
  * <p>Versions: v1 naive (any sizes, both types), v2 float SIMT tiled (any sizes), v3 bf16 tensor cores
- * (contiguous dims K and N multiples of 8, 16-byte aligned buffers, E &lt;= 4096). AUTO runs v2 for F32,
- * v3 for BF16 when it can and v1 otherwise.
+ * (contiguous dims K and N multiples of 8, 16-byte aligned buffers, E &lt;= 4096), v4 bf16 on Hopper
+ * ({@code cuda-src/grouped_gemm_sm90.cu}: warpgroup MMA fed by bulk tensor copies; compute capability 9.x
+ * only, same size and alignment rules as v3) for the forward and the input gradient; the weight gradient
+ * has no v4 and runs v3 when v4 is asked for. AUTO runs v2 for F32; for BF16 v4 on a 9.x device when it
+ * can (unless the system property {@code moe4j.cuda.gg.v4} is {@code false}), else v3 when it can, else v1.
  */
 public final class CudaGroupedGemm {
     private CudaGroupedGemm() {}
 
     private static final String MODULE = "grouped_gemm";
+    private static final String MODULE_V4 = "grouped_gemm_sm90";
     private static final int MAX_GROUPS_V3 = 4096;
+    /** Whether AUTO may choose v4 on a Hopper device (system property {@code moe4j.cuda.gg.v4}, default true). */
+    private static final boolean V4_BY_DEFAULT = !"false".equalsIgnoreCase(System.getProperty("moe4j.cuda.gg.v4", "true"));
 
     /** Forward with the fastest version. */
     public static void forward(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
@@ -106,8 +112,12 @@ public final class CudaGroupedGemm {
                              float alpha, DeviceBuffer a, DeviceBuffer b, float beta, DeviceBuffer c, KernelVersion version) {
         CudaDevice dev = Checks.sameDevice(offsets, a, b, c);
         if ((long) m * nd == 0) return;
-        int v = pickVersion(type, version, kd, nd, numGroups, a, b, c);
         DeviceInfo info = dev.info();
+        int v = pickRowsVersion(type, version, kd, nd, numGroups, info, V4_BY_DEFAULT, a, b, c);
+        if (v == 4) {
+            rowsV4(dev, offsets, numGroups, m, kd, nd, bKMajor, alpha, a, b, beta, c);
+            return;
+        }
         Object[] args = {a, b, c, offsets, numGroups, m, kd, nd, bKMajor ? 1 : 0, alpha, beta};
         switch (v) {
             case 1 -> dev.launch(MODULE, "gg_v1_rows_" + type.suffix(), LaunchGeometry.elementwise((long) m * nd), 0, args);
@@ -121,8 +131,66 @@ public final class CudaGroupedGemm {
     }
 
     /**
-     * The version to run: 1, 2 or 3. {@code contiguous1} and {@code contiguous2} are the two dims the
-     * tensor-core loads read 16 bytes at a time.
+     * A v4 "rows" launch: the tensor maps of A [M, kd] (box 64 x 128) and of B (k-major [E, nd, kd], box
+     * 64 x 256 x 1; or n-major [E, kd, nd], box 64 x 64 x 1), then one block of 384 threads per SM.
+     */
+    private static void rowsV4(CudaDevice dev, DeviceBuffer offsets, int numGroups, int m, int kd, int nd, boolean bKMajor,
+                               float alpha, DeviceBuffer a, DeviceBuffer b, float beta, DeviceBuffer c) {
+        dev.bind();
+        byte[] mapA = TensorMaps.tiledBf16(a.address(), new long[] {kd, m}, new long[] {2L * kd},
+                new int[] {LaunchGeometry.GG_V4_BK, LaunchGeometry.GG_V4_BM});
+        byte[] mapB = bKMajor
+                ? TensorMaps.tiledBf16(b.address(), new long[] {kd, nd, numGroups}, new long[] {2L * kd, 2L * kd * nd},
+                        new int[] {LaunchGeometry.GG_V4_BK, LaunchGeometry.GG_V4_BN, 1})
+                : TensorMaps.tiledBf16(b.address(), new long[] {nd, kd, numGroups}, new long[] {2L * nd, 2L * kd * nd},
+                        new int[] {64, LaunchGeometry.GG_V4_BK, 1});
+        LaunchGeometry.Grid grid = LaunchGeometry.persistent(
+                LaunchGeometry.rowsTiles(m, numGroups, nd, LaunchGeometry.GG_V4_BM, LaunchGeometry.GG_V4_BN),
+                dev.info().multiprocessors(), 1, LaunchGeometry.GG_V4_THREADS);
+        dev.launch(MODULE_V4, bKMajor ? "gg_v4_rows_nk_bf16" : "gg_v4_rows_kn_bf16", grid,
+                LaunchGeometry.groupedV4SharedBytes(numGroups), mapA, mapB, c, offsets, numGroups, kd, nd, alpha, beta);
+    }
+
+    /**
+     * The version of a "rows" launch (forward, input gradient): 1 to 4. {@code kd} is the reduction width
+     * (A's row length), {@code nd} the output width; v4 needs a compute capability 9.x {@code device}.
+     * {@code v4ByDefault}: whether AUTO may pick v4. An explicit V4 with {@code kd = 0} (nothing to
+     * reduce: {@code C = beta * C}) runs v3.
+     *
+     * @throws IllegalArgumentException when the version asked for cannot run the problem, naming why
+     */
+    static int pickRowsVersion(CudaDType type, KernelVersion version, int kd, int nd, int numGroups, DeviceInfo device,
+                               boolean v4ByDefault, DeviceBuffer... buffers) {
+        boolean hopper = device.major() == 9;
+        String v4Missing = v4Missing(type, kd, nd, numGroups, buffers);
+        if (version == KernelVersion.V4) {
+            if (!hopper) {
+                throw new IllegalArgumentException("grouped GEMM v4 (wgmma + bulk tensor copies, sm_90a machine code) runs only on compute capability 9.x"
+                        + " (Hopper); " + device + " is compute capability " + device.major() + "." + device.minor());
+            }
+            if (v4Missing != null) throw new IllegalArgumentException("grouped GEMM v4 needs " + v4Missing);
+            return kd == 0 ? 3 : 4;
+        }
+        if (version == KernelVersion.AUTO && v4ByDefault && hopper && v4Missing == null && kd > 0) return 4;
+        return pickVersion(type, version, kd, nd, numGroups, buffers);
+    }
+
+    /** Why v4 cannot run the problem (the first rule broken), or null when it can. */
+    private static String v4Missing(CudaDType type, int kd, int nd, int numGroups, DeviceBuffer... buffers) {
+        if (type != CudaDType.BF16) return "BF16 operands; got " + type;
+        if (kd % 8 != 0 || nd % 8 != 0) {
+            return "the reduction and output widths to be multiples of 8 (16-byte rows for the copy engine); got Kd = " + kd + ", Nd = " + nd;
+        }
+        for (DeviceBuffer buf : buffers) {
+            if (!buf.isAligned(16)) return "16-byte aligned buffers; one starts at byte offset " + buf.byteOffset();
+        }
+        if (numGroups > MAX_GROUPS_V3) return "E <= " + MAX_GROUPS_V3 + " groups; got E = " + numGroups;
+        return null;
+    }
+
+    /**
+     * The version to run: 1, 2 or 3 (V4 asks for v3's rules: the weight gradient has no v4).
+     * {@code contiguous1} and {@code contiguous2} are the two dims the tensor-core loads read 16 bytes at a time.
      */
     static int pickVersion(CudaDType type, KernelVersion version, int contiguous1, int contiguous2, int numGroups,
                            DeviceBuffer... buffers) {
@@ -136,7 +204,7 @@ public final class CudaGroupedGemm {
                 if (type != CudaDType.F32) throw new IllegalArgumentException("grouped GEMM v2 is the float SIMT kernel; got " + type);
                 yield 2;
             }
-            case V3 -> {
+            case V3, V4 -> {
                 if (!v3) {
                     throw new IllegalArgumentException("grouped GEMM v3 needs BF16, contiguous dims multiples of 8 (got "
                             + contiguous1 + ", " + contiguous2 + "), 16-byte aligned buffers and E <= " + MAX_GROUPS_V3 + "; got " + type + ", E = " + numGroups);

@@ -208,7 +208,7 @@ public final class CudaRouting {
                 if (!vectorOk) throw new IllegalArgumentException(why);
                 yield 2;
             }
-            case V3 -> throw new IllegalArgumentException("the row kernels have versions 1 and 2, not 3");
+            case V3, V4 -> throw new IllegalArgumentException("the row kernels have versions 1 and 2, not " + version.name().substring(1));
         };
     }
 

@@ -48,6 +48,27 @@ public final class DeviceBuffer implements AutoCloseable {
     }
 
     /**
+     * The device address of the first byte, as a number (what a tensor map records). JCuda keeps the
+     * address of an allocation in a field it does not expose, so it is read reflectively.
+     */
+    long address() {
+        checkOpen();
+        return nativeAddress(base) + offset;
+    }
+
+    private static long nativeAddress(CUdeviceptr p) {
+        try {
+            java.lang.reflect.Method get = jcuda.NativePointerObject.class.getDeclaredMethod("getNativePointer");
+            get.setAccessible(true);
+            java.lang.reflect.Method off = Pointer.class.getDeclaredMethod("getByteOffset");
+            off.setAccessible(true);
+            return (long) get.invoke(p) + (long) off.invoke(p);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException("cannot read the address of a JCuda device pointer: " + e, e);
+        }
+    }
+
+    /**
      * The bytes {@code [from, from + length)} of this range, sharing its memory; valid while the
      * allocation is open.
      *

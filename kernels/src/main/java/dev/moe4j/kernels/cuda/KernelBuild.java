@@ -19,7 +19,7 @@ public final class KernelBuild {
     public static final String RESOURCE_DIR = "/dev/moe4j/kernels/cuda/";
 
     /** The kernel modules, one per {@code cuda-src/*.cu}. */
-    public static final List<String> MODULES = List.of("gating", "grouped_gemm", "routing");
+    public static final List<String> MODULES = List.of("gating", "grouped_gemm", "grouped_gemm_sm90", "routing");
 
     /**
      * The build's record.

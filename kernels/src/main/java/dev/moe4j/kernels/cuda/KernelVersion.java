@@ -12,6 +12,11 @@ public enum KernelVersion {
     V1,
     /** The second version (tiled, warp-per-token or vectorised, per kernel family). */
     V2,
-    /** The third version (grouped GEMM: bf16 tensor cores). */
-    V3
+    /** The third version (grouped GEMM: bf16 tensor cores, mma.sync). */
+    V3,
+    /**
+     * The fourth version (grouped GEMM on Hopper: warpgroup MMA fed by bulk tensor copies, sm_90a; runs
+     * only on compute capability 9.x).
+     */
+    V4
 }

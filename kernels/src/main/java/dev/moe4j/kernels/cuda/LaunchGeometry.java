@@ -148,6 +148,28 @@ public final class LaunchGeometry {
         return (long) numGroups * ceilDiv(Math.max(p, 1), tile) * ceilDiv(Math.max(q, 1), tile);
     }
 
+    /** v4 output tile rows ({@code V4_BM}), columns ({@code V4_BN}), k depth per stage ({@code V4_BK}) and stages ({@code V4_STAGES}). */
+    public static final int GG_V4_BM = 128, GG_V4_BN = 256, GG_V4_BK = 64, GG_V4_STAGES = 4;
+    /** v4 threads per block: a producer warpgroup and two consumer warpgroups ({@code V4_THREADS}). */
+    public static final int GG_V4_THREADS = 384;
+
+    /**
+     * Upper bound of the tiles of a "rows" launch with {@code tileM x tileN} tiles: sum over groups of
+     * ceil(M_g / tileM) is at most floor(M / tileM) + E, times ceil(n / tileN).
+     */
+    public static long rowsTiles(int totalRows, int numGroups, int n, int tileM, int tileN) {
+        return ((long) totalRows / tileM + numGroups) * ceilDiv(Math.max(n, 1), tileN);
+    }
+
+    /**
+     * Dynamic shared memory of a v4 launch: 1024 bytes of alignment slack, 4 stages of A [128][64] and
+     * B [256][64] bf16 (48 KiB each), 8 mbarriers of 8 bytes, tile_start [E + 1] ({@code V4_SMEM_FIXED + 4 (E + 1)}).
+     */
+    public static int groupedV4SharedBytes(int numGroups) {
+        int stage = 2 * GG_V4_BK * (GG_V4_BM + GG_V4_BN);
+        return 1024 + GG_V4_STAGES * stage + 2 * GG_V4_STAGES * 8 + 4 * (numGroups + 1);
+    }
+
     /** A persistent grid: {@code blocksPerSm} blocks per multiprocessor, never more than there are tiles. */
     public static Grid persistent(long tiles, int multiprocessors, int blocksPerSm, int threads) {
         long blocks = Math.min(tiles, (long) multiprocessors * blocksPerSm);

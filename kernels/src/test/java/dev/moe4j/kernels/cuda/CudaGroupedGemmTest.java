@@ -1,6 +1,7 @@
 package dev.moe4j.kernels.cuda;
 
 import static dev.moe4j.kernels.cuda.GpuTestSupport.*;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moe4j.kernels.cpu.GroupedGemm;
@@ -8,6 +9,7 @@ import dev.moe4j.kernels.cpu.GroupedGemm.Layout;
 
 import java.util.Random;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -15,6 +17,8 @@ import org.junit.jupiter.api.Test;
  * Device grouped GEMM, every version and both layouts, against the CPU's double reference
  * ({@link GroupedGemm}): forward, input gradient and weight gradient on random ragged groups with empty
  * groups, a skewed split, rows outside the groups (which must stay untouched), beta 0 and beta != 0.
+ * v4 (Hopper only) runs the forward and the input gradient itself and the weight gradient through v3;
+ * its tests are skipped, with the reason, on other devices, where the refusal of v4 is tested instead.
  */
 @Tag("gpu")
 class CudaGroupedGemmTest {
@@ -61,6 +65,71 @@ class CudaGroupedGemmTest {
         }
         for (Case c : ODD) {
             for (Layout layout : Layout.values()) run(dev, rnd, c, CudaDType.BF16, KernelVersion.AUTO, layout);
+        }
+    }
+
+    /**
+     * Shapes for v4 (tile 128 x 256, k step 64, 4-stage ring): reductions of one to many k steps with a
+     * remainder (8, 72, 200, 520), outputs narrower than a tile and with a partial last tile (8, 40, 264,
+     * 392), groups of at most 64 rows (the second consumer warpgroup idles), of 65 to 128, and skewed hot
+     * groups of more than 2048 rows (two panels of the work order), empty groups, and enough tiles per
+     * block that the ring wraps across tiles.
+     */
+    static final Case[] V4_CASES = {
+            new Case(1, 8, 8, 1, false), new Case(2, 64, 256, 64, false), new Case(3, 72, 40, 65, false),
+            new Case(6, 200, 264, 300, false), new Case(8, 520, 392, 700, true), new Case(4, 136, 520, 150, true),
+            new Case(64, 200, 520, 60, false)};
+
+    @Test
+    void v4MatchesTheReferenceOnHopper() {
+        CudaDevice dev = device();
+        Assumptions.assumeTrue(dev.info().major() == 9,
+                () -> "grouped GEMM v4 is sm_90a machine code for compute capability 9.x (Hopper); this device is " + dev.info());
+        Random rnd = new Random(19);
+        for (Case c : concat(CASES, V4_CASES)) {
+            for (Layout layout : Layout.values()) run(dev, rnd, c, CudaDType.BF16, KernelVersion.V4, layout);
+        }
+        // AUTO picks v4 on this device for these shapes (unless turned off by moe4j.cuda.gg.v4=false)
+        for (Layout layout : Layout.values()) run(dev, rnd, V4_CASES[4], CudaDType.BF16, KernelVersion.AUTO, layout);
+    }
+
+    /** v4 twice on the same inputs gives the same bits (a race would show as a moving result), and agrees with v3. */
+    @Test
+    void v4IsDeterministicAndAgreesWithV3() {
+        CudaDevice dev = device();
+        Assumptions.assumeTrue(dev.info().major() == 9,
+                () -> "grouped GEMM v4 is sm_90a machine code for compute capability 9.x (Hopper); this device is " + dev.info());
+        Random rnd = new Random(20);
+        int E = 8, K = 1024, N = 768;
+        int[] off = offsets(rnd, E, 1, 600, true);
+        int M = off[E] + 1;
+        float[] a = roundBf16(gaussian(rnd, M * K)), b = roundBf16(gaussian(rnd, E * K * N));
+        for (Layout layout : Layout.values()) {
+            try (DeviceBuffer go = upload(dev, off); DeviceBuffer ga = put(dev, a, true); DeviceBuffer gb = put(dev, b, true);
+                 DeviceBuffer c1 = poisoned16(dev, (long) M * N); DeviceBuffer c2 = poisoned16(dev, (long) M * N);
+                 DeviceBuffer c3 = poisoned16(dev, (long) M * N)) {
+                CudaGroupedGemm.forward(CudaDType.BF16, go, E, M, K, N, 1f, ga, gb, layout, 0f, c1, KernelVersion.V4);
+                CudaGroupedGemm.forward(CudaDType.BF16, go, E, M, K, N, 1f, ga, gb, layout, 0f, c2, KernelVersion.V4);
+                CudaGroupedGemm.forward(CudaDType.BF16, go, E, M, K, N, 1f, ga, gb, layout, 0f, c3, KernelVersion.V3);
+                float[] r1 = get(c1, M * N, true), r2 = get(c2, M * N, true), r3 = get(c3, M * N, true);
+                String what = "v4 " + layout + " E=" + E + " K=" + K + " N=" + N + " rows=" + off[E];
+                int lo = off[0] * N, hi = off[E] * N;
+                assertSameFloats(what + " run 1 vs run 2", java.util.Arrays.copyOfRange(r1, lo, hi), java.util.Arrays.copyOfRange(r2, lo, hi));
+                assertCloseToScale(what + " vs v3", widen(java.util.Arrays.copyOfRange(r3, lo, hi)), java.util.Arrays.copyOfRange(r1, lo, hi), BF16_TOL, 1e-3);
+            }
+        }
+    }
+
+    /** On a device that is not compute capability 9.x, asking for v4 is refused with the reason. */
+    @Test
+    void v4IsRefusedOffHopper() {
+        CudaDevice dev = device();
+        Assumptions.assumeTrue(dev.info().major() != 9, () -> "this device is compute capability 9.x, where v4 runs: " + dev.info());
+        int[] off = {0, 3, 5};
+        try (DeviceBuffer go = upload(dev, off); DeviceBuffer ga = dev.allocate(2L * 5 * 64); DeviceBuffer gb = dev.allocate(2L * 2 * 64 * 64);
+             DeviceBuffer gc = dev.allocate(2L * 5 * 64)) {
+            assertThatThrownBy(() -> CudaGroupedGemm.forward(CudaDType.BF16, go, 2, 5, 64, 64, 1f, ga, gb, Layout.NK, 0f, gc, KernelVersion.V4))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("compute capability 9.x");
         }
     }
 

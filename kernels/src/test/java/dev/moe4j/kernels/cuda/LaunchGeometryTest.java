@@ -105,6 +105,28 @@ class LaunchGeometryTest {
     }
 
     @Test
+    void v4TilesAndSharedMemoryFitAHopperBlock() {
+        Random rnd = new Random(12);
+        for (int i = 0; i < 500; i++) {
+            int e = 1 + rnd.nextInt(130), n = 8 * (1 + rnd.nextInt(2000));
+            int m = 0;
+            long tiles = 0;
+            for (int g = 0; g < e; g++) {
+                int r = rnd.nextInt(4) == 0 ? 0 : rnd.nextInt(3000);
+                m += r;
+                tiles += (long) ((r + 127) / 128) * ((n + 255) / 256);
+            }
+            assertThat(LaunchGeometry.rowsTiles(m, e, n, 128, 256)).isGreaterThanOrEqualTo(tiles);
+        }
+        // 1024 alignment slack + 4 stages of A [128][64] and B [256][64] bf16 (48 KiB) + 8 mbarriers + tile_start
+        assertThat(LaunchGeometry.groupedV4SharedBytes(0)).isEqualTo(1024 + 4 * 49152 + 64 + 4);
+        // E = 4096 still fits the 227 KiB a Hopper block may opt in to
+        assertThat(LaunchGeometry.groupedV4SharedBytes(4096)).isLessThanOrEqualTo(227 * 1024);
+        assertThat(LaunchGeometry.persistent(LaunchGeometry.rowsTiles(16384, 8, 14336, 128, 256), 132, 1, LaunchGeometry.GG_V4_THREADS).gx())
+                .isEqualTo(132);
+    }
+
+    @Test
     void invalidGridsAreRejected() {
         assertThatThrownBy(() -> new LaunchGeometry.Grid(1, 1, 1, 1025, 1, 1)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new LaunchGeometry.Grid(-1, 1, 1, 32, 1, 1)).isInstanceOf(IllegalArgumentException.class);

@@ -104,6 +104,51 @@ class LauncherChecksTest {
     }
 
     @Test
+    void groupedGemmV4RunsOnlyOnHopperAndOnlyOnAlignedBf16() {
+        DeviceBuffer big = bytes(1 << 24);
+        DeviceInfo hopper = new DeviceInfo(0, "H200", 9, 0, 132, 60L << 20, 141L << 30, 232448);
+        DeviceInfo ampere = new DeviceInfo(0, "A100", 8, 0, 108, 40L << 20, 80L << 30, 166912);
+        assertThat(CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.AUTO, 4096, 14336, 8, hopper, true, big)).isEqualTo(4);
+        assertThat(CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.AUTO, 4096, 14336, 8, hopper, false, big)).isEqualTo(3);
+        assertThat(CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.AUTO, 4096, 14336, 8, ampere, true, big)).isEqualTo(3);
+        assertThat(CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.AUTO, 60, 128, 8, hopper, true, big)).isEqualTo(1);
+        assertThat(CudaGroupedGemm.pickRowsVersion(CudaDType.F32, KernelVersion.AUTO, 64, 128, 8, hopper, true, big)).isEqualTo(2);
+        assertThat(CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V4, 8, 8, 1, hopper, false, big)).isEqualTo(4);
+        assertThat(CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V4, 0, 64, 2, hopper, true, big)).isEqualTo(3);
+        assertThat(CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V3, 64, 64, 2, hopper, true, big)).isEqualTo(3);
+        assertThatThrownBy(() -> CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V4, 64, 64, 8, ampere, true, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("compute capability 9.x").hasMessageContaining("8.0");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V4, 60, 64, 8, hopper, true, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Kd = 60, Nd = 64");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V4, 64, 36, 8, hopper, true, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Nd = 36");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickRowsVersion(CudaDType.F32, KernelVersion.V4, 64, 64, 8, hopper, true, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("BF16");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V4, 64, 64, 8, hopper, true, big.slice(8, 4096)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("16-byte aligned");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V4, 64, 64, 5000, hopper, true, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("E = 5000");
+        // the weight gradient has no v4: V4 there follows v3's rules
+        assertThat(CudaGroupedGemm.pickVersion(CudaDType.BF16, KernelVersion.V4, 64, 128, 8, big)).isEqualTo(3);
+    }
+
+    @Test
+    void tensorMapLimitsAreCheckedBeforeTheDriver() {
+        assertThatThrownBy(() -> TensorMaps.tiledBf16(8, new long[] {64, 10}, new long[] {128}, new int[] {64, 128}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("16-byte aligned");
+        assertThatThrownBy(() -> TensorMaps.tiledBf16(256, new long[] {60, 10}, new long[] {120}, new int[] {64, 128}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("stride 1 = 120");
+        assertThatThrownBy(() -> TensorMaps.tiledBf16(256, new long[] {64, 10}, new long[] {128}, new int[] {64, 512}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("box 1 = 512");
+        assertThatThrownBy(() -> TensorMaps.tiledBf16(256, new long[] {128, 10}, new long[] {256}, new int[] {128, 64}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("swizzle span");
+        assertThatThrownBy(() -> TensorMaps.tiledBf16(256, new long[] {0, 10}, new long[] {128}, new int[] {64, 64}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dim 0 = 0");
+        assertThatThrownBy(() -> TensorMaps.tiledBf16(256, new long[] {64, 10}, new long[] {}, new int[] {64, 64}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rank 2");
+    }
+
+    @Test
     void gemmChecksNameTheOperand() {
         DeviceBuffer big = bytes(1 << 20);
         CudaBlas.checkGemm(CudaDType.F32, false, false, 4, 5, 6, bytes(4 * 24), 6, 0, bytes(4 * 30), 5, 0, bytes(4 * 20), 5, 0, 1);
