@@ -189,4 +189,71 @@ public final class LaunchGeometry {
         int stage = (aKMajor ? kTile : mnTile) + (bKMajor ? kTile : mnTile);
         return 2 * GG_V3_STAGES * stage + (numGroupsForRows > 0 ? 4 * (numGroupsForRows + 1) : 0);
     }
+
+    // ------------------------------------------------------------------ reductions (reduce.cu)
+
+    /** Threads per block of the reduction, softmax and rank kernels ({@code REDUCE_THREADS}, {@code RANK_THREADS}). */
+    public static final int REDUCE_THREADS = 256;
+    /** Fewest elements per chunk when a reduction is split into chunks (two passes). */
+    public static final int REDUCE_MIN_CHUNK = 4096;
+    /** Most chunks of one reduction (the finishing block folds them 256 at a time). */
+    public static final int REDUCE_MAX_CHUNKS = 1024;
+    /** Blocks a split reduction aims at in all (enough to fill a large GPU). */
+    public static final int REDUCE_TARGET_BLOCKS = 1024;
+
+    /**
+     * Threads along inner ({@code blockDim.x}) of a reduction over [outer, n, inner]: 1 when inner is 1,
+     * else the smallest power of two reaching inner, at most 32; {@code blockDim.y} is 256 / this.
+     */
+    public static int reduceLanes(int inner) {
+        int li = 1;
+        while (li < 32 && li < inner) li <<= 1;
+        return li;
+    }
+
+    /**
+     * Chunks the reduced dim n is split into, from the sizes only (so the summation order, and the
+     * result, never depends on the device): one when there are at least 256 outputs or n is at most
+     * 2 * {@link #REDUCE_MIN_CHUNK}; else enough to give about {@link #REDUCE_TARGET_BLOCKS} blocks,
+     * with chunks of at least {@link #REDUCE_MIN_CHUNK} elements and at most {@link #REDUCE_MAX_CHUNKS}.
+     */
+    public static int reduceChunks(long outputs, int n) {
+        if (outputs >= 256 || n <= 2 * REDUCE_MIN_CHUNK) return 1;
+        long byBlocks = Math.max(1, REDUCE_TARGET_BLOCKS / Math.max(1, outputs));
+        long bySize = n / REDUCE_MIN_CHUNK;                    // floor: every chunk holds at least REDUCE_MIN_CHUNK
+        int p = (int) Math.min(REDUCE_MAX_CHUNKS, Math.min(byBlocks, bySize));
+        return ceilDiv(n, reduceChunkLength(n, p));
+    }
+
+    /** Elements per chunk when n is cut into {@code chunks} chunks: ceil(n / chunks). */
+    public static int reduceChunkLength(int n, int chunks) { return Math.max(1, ceilDiv(n, chunks)); }
+
+    /** {@code reduce_*} and softmax: blocks of (lanes, 256 / lanes) threads, outer * ceil(inner / lanes) of them, times {@code chunks}. */
+    public static Grid reduce(int outer, int inner, int chunks) {
+        int li = reduceLanes(inner);
+        long blocks = (long) outer * ceilDiv(inner, li);
+        if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("grid of " + blocks + " blocks exceeds the launch limit");
+        return new Grid((int) blocks, chunks, 1, li, REDUCE_THREADS / li, 1);
+    }
+
+    /** {@code reduce_finish_*}: one block of (1, 256) threads per output. */
+    public static Grid reduceFinish(int outputs) { return new Grid(outputs, 1, 1, 1, REDUCE_THREADS, 1); }
+
+    /** {@code cumsum_cols_*}: one thread per column, 256 per block. */
+    public static Grid cumsumColumns(long columns) { return Grid.linear(ceilDiv(columns, 256), 256); }
+
+    /** {@code cumsum_rows_*}: one warp per row, 8 rows per block. */
+    public static Grid cumsumRows(int rows) { return new Grid(ceilDiv(rows, 8), 1, 1, 32, 8, 1); }
+
+    // ------------------------------------------------------------------ indexing (indexing.cu)
+
+    /** {@code scatter_add_plan_*}: one thread per target, 256 per block. */
+    public static Grid perItem(int items) { return Grid.linear(ceilDiv(items, 256), 256); }
+
+    /** {@code rank_select_*}: ceil(n / 256) blocks of 256 threads per row. */
+    public static Grid rankSelect(int rows, int n) {
+        long blocks = (long) rows * ceilDiv(n, REDUCE_THREADS);
+        if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("grid of " + blocks + " blocks exceeds the launch limit");
+        return Grid.linear((int) blocks, REDUCE_THREADS);
+    }
 }

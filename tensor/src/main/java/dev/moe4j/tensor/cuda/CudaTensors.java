@@ -19,8 +19,8 @@ import java.util.Arrays;
  * <p>Transfers move the bytes of the dtype's CPU array unchanged (bf16 stays bf16). A view that is
  * not contiguous moves the storage span it addresses and is made contiguous on the host. Device
  * tensors support views (view, transpose, narrow, expand, ...), {@code to}, {@code cpu},
- * {@code copy} / {@code contiguous} and {@code matmul}; element access and the other operations need
- * the tensor on the CPU first.
+ * {@code copy} / {@code contiguous} and {@code matmul}; reductions and softmax run in
+ * {@link CudaReductions}, gathers, scatters, sorting, cumsum and cat in {@link CudaIndexing}.
  */
 public final class CudaTensors {
     private CudaTensors() {}

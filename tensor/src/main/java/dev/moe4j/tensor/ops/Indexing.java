@@ -9,10 +9,13 @@ import dev.moe4j.kernels.cpu.SortKernels;
 import dev.moe4j.kernels.cpu.TopKKernels;
 import dev.moe4j.tensor.CpuStorage;
 import dev.moe4j.tensor.DType;
+import dev.moe4j.tensor.Device;
 import dev.moe4j.tensor.Devices;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.TopK;
+import dev.moe4j.tensor.cuda.CudaIndexing;
+import dev.moe4j.tensor.cuda.CudaTensors;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -38,6 +41,11 @@ import java.util.Objects;
  * (index select, gather, cat, stack) copies elements of any dtype unchanged.
  *
  * <p>A 0-dim tensor is treated as shape [1] with dim 0 (or -1), as PyTorch does.
+ *
+ * <p>Devices: operands on different devices are rejected ({@link IllegalArgumentException} naming
+ * both). Tensors on a CUDA device are checked here and computed on their device by
+ * {@link CudaIndexing}, with the same results and errors; bincount, whose output size depends on
+ * the data, counts on the host and returns a device tensor.
  */
 public final class Indexing {
     private Indexing() {}
@@ -61,6 +69,13 @@ public final class Indexing {
         Tensor x = atLeast1d(a);
         int d = Shape.dim(dim, x.rank());
         int n = x.size(d);
+        if (!a.device().isCpu()) {
+            if (a.rank() == 0 && index.numel() != 1) {
+                throw new IllegalArgumentException("indexSelect: a 0-dim tensor takes exactly one index, got " + index.numel());
+            }
+            Tensor out = CudaIndexing.indexSelect(x, d, index, a);
+            return a.rank() == 0 ? out.view() : out;
+        }
         int[] idx = positions("indexSelect", index, n, d, a);
         if (a.rank() == 0 && idx.length != 1) {
             throw new IllegalArgumentException("indexSelect: a 0-dim tensor takes exactly one index, got " + idx.length);
@@ -99,10 +114,14 @@ public final class Indexing {
             }
         }
         int n = x.size(d);
-        int[] idx = positions("gather", ix, n, d, a);
+        int[] idx = a.device().isCpu() ? positions("gather", ix, n, d, a) : null;
         Tensor src = x;
         for (int k = 0; k < x.rank(); k++) {
             if (k != d && ix.size(k) < x.size(k)) src = src.narrow(k, 0, ix.size(k));
+        }
+        if (!a.device().isCpu()) {
+            Tensor out = CudaIndexing.gather(src, d, ix, a);
+            return a.rank() == 0 ? out.view() : out;
         }
         Tensor c = src.contiguous();
         int[] outShape = ix.shape();
@@ -143,6 +162,14 @@ public final class Indexing {
             }
         }
         int n = x.size(d);
+        if (!a.device().isCpu()) {
+            Tensor srcBlock = s;
+            for (int k = 0; k < x.rank(); k++) {
+                if (ix.size(k) < s.size(k)) srcBlock = srcBlock.narrow(k, 0, ix.size(k));
+            }
+            Tensor out = CudaIndexing.scatterAdd(x, d, ix, srcBlock, a);
+            return a.rank() == 0 ? out.view() : out;
+        }
         int[] idx = positions("scatterAdd", ix, n, d, a);
         DType ct = computeType(a.dtype());
         Tensor work = a.dtype() == ct ? x.copy() : x.to(ct);       // new contiguous storage either way
@@ -196,6 +223,10 @@ public final class Indexing {
                     + " except at dim " + d + ", where it must be the index length " + m);
         }
         int n = x.size(d);
+        if (!a.device().isCpu()) {
+            Tensor out = CudaIndexing.indexAdd(x, d, index, s, a);
+            return a.rank() == 0 ? out.view() : out;
+        }
         int[] idx = positions("indexAdd", index, n, d, a);
         DType ct = computeType(a.dtype());
         Tensor work = a.dtype() == ct ? x.copy() : x.to(ct);
@@ -231,6 +262,10 @@ public final class Indexing {
         if (k < 0 || k > n) {
             throw new IllegalArgumentException("topk: k = " + k + " is out of range for dim " + d + " of size " + n + " in shape " + Shape.str(a.shape()));
         }
+        if (!a.device().isCpu()) {
+            TopK t = CudaIndexing.topk(x, k, d, largest);
+            return a.rank() == 0 && k == 1 ? new TopK(t.values().view(), t.indices().view()) : t;
+        }
         DType ct = computeType(a.dtype());
         Tensor rows = x.transpose(d, -1).to(ct).contiguous();     // [..., n]: the dim moved last
         int r = rowCount(rows.shape());
@@ -259,6 +294,10 @@ public final class Indexing {
         Tensor x = atLeast1d(a);
         int d = Shape.dim(dim, x.rank());
         int n = x.size(d);
+        if (!a.device().isCpu()) {
+            Tensor out = CudaIndexing.argsort(x, d, descending);
+            return a.rank() == 0 ? out.view() : out;
+        }
         DType ct = computeType(a.dtype());
         Tensor rows = x.transpose(d, -1).to(ct).contiguous();
         int r = rowCount(rows.shape());
@@ -284,6 +323,10 @@ public final class Indexing {
     public static Tensor cumsum(Tensor a, int dim) {
         Tensor x = atLeast1d(a);
         int d = Shape.dim(dim, x.rank());
+        if (!a.device().isCpu()) {
+            Tensor out = CudaIndexing.cumsum(x, d);
+            return a.rank() == 0 ? out.view() : out;
+        }
         DType ct = computeType(a.dtype());
         Tensor c = x.to(ct).contiguous();
         int[] shape = x.shape();
@@ -311,6 +354,7 @@ public final class Indexing {
         if (a.rank() != 1) throw new IllegalArgumentException("bincount needs a 1-D tensor, got shape " + Shape.str(a.shape()));
         if (!a.dtype().isInteger()) throw new IllegalArgumentException("bincount needs an integer tensor, got " + a.dtype());
         if (minLength < 0) throw new IllegalArgumentException("bincount: minLength must be >= 0, got " + minLength);
+        if (!a.device().isCpu()) return bincount(a.cpu(), minLength).to(a.device());   // sized by the data: counted on the host
         Tensor c = a.to(DType.I64).contiguous();
         long[] v = storage(c).longs();
         int n = c.numel();
@@ -354,7 +398,8 @@ public final class Indexing {
         }
         if (parts.isEmpty()) {
             Shape.dim(dim, 1);
-            return Tensor.zeros(dt, 0);
+            Device device = tensors.get(0).device();
+            return device.isCpu() ? Tensor.zeros(dt, 0) : CudaTensors.empty(dt, device.index(), 0);
         }
         Tensor first = parts.get(0);
         int d = Shape.dim(dim, first.rank());
@@ -374,6 +419,7 @@ public final class Indexing {
         int[] outShape = first.shape();
         if (total > Integer.MAX_VALUE) throw new IllegalArgumentException("cat: dim " + d + " would have " + total + " elements");
         outShape[d] = (int) total;
+        if (!first.device().isCpu()) return CudaIndexing.cat(parts, dt, outShape, d);
         Tensor out = Tensor.zeros(dt, outShape);
         Object[] arrays = new Object[parts.size()];
         int[] offsets = new int[parts.size()];

@@ -2,9 +2,11 @@ package dev.moe4j.tensor.ops;
 
 import dev.moe4j.kernels.cpu.ReduceKernels;
 import dev.moe4j.kernels.cpu.SoftmaxKernels;
+import dev.moe4j.kernels.cuda.CudaReduce;
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
+import dev.moe4j.tensor.cuda.CudaReductions;
 
 import java.util.Arrays;
 
@@ -28,6 +30,9 @@ import java.util.Arrays;
  * softmax and log-softmax reject non-floating inputs (as PyTorch does); logsumexp promotes
  * integers to F32. Empty reductions: sum 0, mean NaN, var NaN, logsumexp -&infin;; max, min,
  * argmax and argmin of an empty dim are errors.
+ *
+ * <p>Devices: a tensor on a CUDA device is checked here, then reduced on its device by
+ * {@link CudaReductions} (F32 and BF16; other dtypes are rejected there). Results stay on the device.
  */
 public final class Reductions {
     private Reductions() {}
@@ -42,6 +47,7 @@ public final class Reductions {
      */
     public static Tensor sum(Tensor a, int[] dims, boolean keepDim) {
         boolean[] reduced = reducedDims("sum", a, dims);
+        if (!a.device().isCpu()) return shapeResult(CudaReductions.sum(a, reduced), a, reduced, keepDim);
         DType result = a.dtype().isFloatingPoint() ? a.dtype() : DType.I64;
         Tensor out = sumKept(a.to(Pointwise.computeType(result)), reduced);
         return shapeResult(out.to(result), a, reduced, keepDim);
@@ -55,6 +61,7 @@ public final class Reductions {
     public static Tensor mean(Tensor a, int[] dims, boolean keepDim) {
         requireFloating("mean", a);
         boolean[] reduced = reducedDims("mean", a, dims);
+        if (!a.device().isCpu()) return shapeResult(CudaReductions.mean(a, reduced), a, reduced, keepDim);
         Tensor s = sumKept(a.to(Pointwise.computeType(a.dtype())), reduced);
         long n = reducedCount(a, reduced);
         Tensor m = Pointwise.binaryScalar(Pointwise.Binary.DIV, s, (double) n);
@@ -159,6 +166,10 @@ public final class Reductions {
         Run run = run(op, a, dim);
         requireNonEmptyDim(op, a, dim, run.n);
         boolean isMax = op.equals("max");
+        if (!a.device().isCpu()) {
+            Tensor r = CudaReductions.reduce(isMax ? CudaReduce.Op.MAX : CudaReduce.Op.MIN, run.x, run.dim);
+            return shapeResult(r, a, run.reducedOfInput, keepDim);
+        }
         Tensor x = run.x.to(Pointwise.computeType(a.dtype()));
         int[] offsets = keptOffsets(x, run.dim);
         int stride = x.stride(run.dim);
@@ -179,6 +190,10 @@ public final class Reductions {
         Run run = run(op, a, dim);
         requireNonEmptyDim(op, a, dim, run.n);
         boolean isMax = op.equals("argmax");
+        if (!a.device().isCpu()) {
+            Tensor r = CudaReductions.reduce(isMax ? CudaReduce.Op.ARGMAX : CudaReduce.Op.ARGMIN, run.x, run.dim);
+            return shapeResult(r, a, run.reducedOfInput, keepDim);
+        }
         Tensor x = run.x.to(Pointwise.computeType(a.dtype()));
         int[] offsets = keptOffsets(x, run.dim);
         int stride = x.stride(run.dim);
@@ -204,6 +219,7 @@ public final class Reductions {
      */
     public static Tensor logsumexp(Tensor a, int dim, boolean keepDim) {
         Run run = run("logsumexp", a, dim);
+        if (!a.device().isCpu()) return shapeResult(CudaReductions.reduce(CudaReduce.Op.LOGSUMEXP, run.x, run.dim), a, run.reducedOfInput, keepDim);
         DType result = a.dtype().isFloatingPoint() ? a.dtype() : DType.F32;
         Tensor x = run.x.to(Pointwise.computeType(result));
         int[] offsets = keptOffsets(x, run.dim);
@@ -230,6 +246,7 @@ public final class Reductions {
     public static Tensor var(Tensor a, int[] dims, int correction, boolean keepDim) {
         requireFloating("var", a);
         boolean[] reduced = reducedDims("var", a, dims);
+        if (!a.device().isCpu()) return shapeResult(CudaReductions.var(a, reduced, correction), a, reduced, keepDim);
         Tensor x = a.to(Pointwise.computeType(a.dtype()));
         if (x.rank() == 0) x = x.reshape(1);
         boolean[] r = x.rank() == reduced.length ? reduced : new boolean[] {true};
@@ -267,6 +284,7 @@ public final class Reductions {
     private static Tensor softmaxLike(String op, Tensor a, int dim, boolean log) {
         requireFloating(op, a);
         Run run = run(op, a, dim);
+        if (!a.device().isCpu()) return CudaReductions.softmax(run.x, run.dim, log).reshape(a.shape());
         Tensor x = run.x.to(Pointwise.computeType(a.dtype()));
         Tensor out = Tensor.zeros(x.dtype(), x.shape());
         int[] xo = keptOffsets(x, run.dim), oo = keptOffsets(out, run.dim);
