@@ -177,8 +177,8 @@ public final class CudaDevice {
 
     /**
      * Launches {@code module/name} on this device's stream. Arguments, in the kernel's order: a
-     * {@link DeviceBuffer} (its pointer), {@code null} (a null pointer), {@link Integer}, {@link Long}
-     * or {@link Float}.
+     * {@link DeviceBuffer} (its pointer), {@code null} (a null pointer), {@link Integer}, {@link Long},
+     * {@link Float}, or an {@code int[]} (a struct of ints passed by value, e.g. a shape-and-strides layout).
      *
      * @throws CudaException naming the kernel and the error when the launch fails
      */
@@ -213,6 +213,7 @@ public final class CudaDevice {
         if (a instanceof Integer v) return Pointer.to(new int[] {v});
         if (a instanceof Float v) return Pointer.to(new float[] {v});
         if (a instanceof Long v) return Pointer.to(new long[] {v});
+        if (a instanceof int[] v) return Pointer.to(v.clone());
         throw new IllegalArgumentException("argument " + i + " of kernel " + kernel + " has unsupported type " + a.getClass().getName());
     }
 
