@@ -138,7 +138,7 @@ public final class Autograd {
                 throw new IllegalArgumentException("backward: an upstream gradient is needed for a tensor of shape "
                         + Shape.str(root.shape()) + "; only a one-element tensor gets the implicit gradient 1");
             }
-            grad = Tensor.ones(root.dtype(), root.shape());
+            grad = Tensor.ones(root.dtype(), root.device(), root.shape());
         } else {
             if (!grad.dtype().isFloatingPoint()) {
                 throw new IllegalArgumentException("backward: the upstream gradient must be floating point, got " + grad.dtype());

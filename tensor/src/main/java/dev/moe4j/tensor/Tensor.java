@@ -1,6 +1,7 @@
 package dev.moe4j.tensor;
 
 import dev.moe4j.kernels.cpu.StridedCopy;
+import dev.moe4j.tensor.cuda.CudaPointwise;
 import dev.moe4j.tensor.cuda.CudaTensors;
 import dev.moe4j.tensor.ops.Indexing;
 import dev.moe4j.tensor.ops.LinAlg;
@@ -87,8 +88,27 @@ public final class Tensor {
         return t;
     }
 
-    /** A new tensor with the same shape and dtype as {@code like}, filled with zeros. */
-    public static Tensor zerosLike(Tensor like) { return zeros(like.dtype(), like.shape()); }
+    /** A new tensor with the same shape, dtype and device as {@code like}, filled with zeros. */
+    public static Tensor zerosLike(Tensor like) { return zeros(like.dtype(), like.device(), like.shape()); }
+
+    /** A new tensor with the same shape, dtype and device as {@code like}, filled with ones. */
+    public static Tensor onesLike(Tensor like) { return full(like.dtype(), like.device(), 1.0, like.shape()); }
+
+    /** A new tensor with the same shape, dtype and device as {@code like}, filled with {@code value}. */
+    public static Tensor fullLike(Tensor like, double value) { return full(like.dtype(), like.device(), value, like.shape()); }
+
+    /** A new contiguous tensor of zeros on {@code device}. */
+    public static Tensor zeros(DType dtype, Device device, int... shape) {
+        return device.isCpu() ? zeros(dtype, shape) : CudaPointwise.zeros(dtype, device, shape);
+    }
+
+    /** A new tensor of ones on {@code device}. */
+    public static Tensor ones(DType dtype, Device device, int... shape) { return full(dtype, device, 1.0, shape); }
+
+    /** A new tensor filled with {@code value} on {@code device}. */
+    public static Tensor full(DType dtype, Device device, double value, int... shape) {
+        return device.isCpu() ? full(dtype, value, shape) : CudaPointwise.full(dtype, device, value, shape);
+    }
 
     /** {@code [start, start+step, ...)} up to (excluding) {@code end}, as a 1-D tensor. */
     public static Tensor arange(DType dtype, double start, double end, double step) {
@@ -521,33 +541,34 @@ public final class Tensor {
     /** The single element of a one-element tensor. */
     public double item() {
         if (numel() != 1) throw new IllegalArgumentException("item() needs one element, shape is " + Shape.str(shape));
+        if (!(storage instanceof CpuStorage)) return CudaPointwise.item(this);
         return cpuStorage().getDouble(offset);
     }
 
     /** The elements in row-major order as floats (a copy). */
     public float[] toFloatArray() {
-        Tensor c = to(DType.F32).contiguous();
+        Tensor c = cpu().to(DType.F32).contiguous();
         float[] a = c.cpuStorage().floats();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());
     }
 
     /** The elements in row-major order as doubles (a copy). */
     public double[] toDoubleArray() {
-        Tensor c = to(DType.F64).contiguous();
+        Tensor c = cpu().to(DType.F64).contiguous();
         double[] a = c.cpuStorage().doubles();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());
     }
 
     /** The elements in row-major order as longs (a copy). */
     public long[] toLongArray() {
-        Tensor c = to(DType.I64).contiguous();
+        Tensor c = cpu().to(DType.I64).contiguous();
         long[] a = c.cpuStorage().longs();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());
     }
 
     /** The elements in row-major order as ints (a copy). */
     public int[] toIntArray() {
-        Tensor c = to(DType.I32).contiguous();
+        Tensor c = cpu().to(DType.I32).contiguous();
         int[] a = c.cpuStorage().ints();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());
     }
@@ -573,6 +594,7 @@ public final class Tensor {
     /** This tensor converted to {@code dtype} (this tensor itself when it already has it). */
     public Tensor to(DType dtype) {
         if (dtype == dtype()) return this;
+        if (!(storage instanceof CpuStorage)) return CudaPointwise.cast(this, dtype);
         Tensor src = contiguous();
         Tensor out = zeros(dtype, shape);
         CpuStorage s = src.cpuStorage(), d = out.cpuStorage();
@@ -608,6 +630,7 @@ public final class Tensor {
 
     /** Sets every element to {@code value} (in place). Returns this. */
     public Tensor fill(double value) {
+        if (!(storage instanceof CpuStorage)) return CudaPointwise.fill(this, value);
         CpuStorage s = cpuStorage();
         forEachIndex((p) -> s.setDouble(p, value));
         storage.bumpVersion();
@@ -616,6 +639,7 @@ public final class Tensor {
 
     /** Copies {@code src} (broadcast to this shape, converted to this dtype) into this view, in place. Returns this. */
     public Tensor copyFrom(Tensor src) {
+        if (!device().isCpu() || !src.device().isCpu()) return CudaPointwise.copyInto(this, src);
         Tensor b = src.to(dtype()).expand(shape).contiguous();
         CpuStorage s = b.cpuStorage(), d = cpuStorage();
         int[] k = {b.offset};

@@ -178,7 +178,8 @@ public final class CudaDevice {
     /**
      * Launches {@code module/name} on this device's stream. Arguments, in the kernel's order: a
      * {@link DeviceBuffer} (its pointer), {@code null} (a null pointer), {@link Integer}, {@link Long},
-     * {@link Float}, or a {@code byte[]} passed by value (a {@link TensorMaps tensor map}: the kernel's
+     * {@link Float}, an {@code int[]} (a struct of ints passed by value, e.g. a shape-and-strides
+     * layout), or a {@code byte[]} passed by value (a {@link TensorMaps tensor map}: the kernel's
      * parameter is read from the array, its size taken from the kernel's signature).
      *
      * @throws CudaException naming the kernel and the error when the launch fails
@@ -215,6 +216,7 @@ public final class CudaDevice {
         if (a instanceof Float v) return Pointer.to(new float[] {v});
         if (a instanceof Long v) return Pointer.to(new long[] {v});
         if (a instanceof byte[] v) return Pointer.to(v);
+        if (a instanceof int[] v) return Pointer.to(v.clone());
         throw new IllegalArgumentException("argument " + i + " of kernel " + kernel + " has unsupported type " + a.getClass().getName());
     }
 

@@ -19,8 +19,10 @@ import java.util.Arrays;
  * <p>Transfers move the bytes of the dtype's CPU array unchanged (bf16 stays bf16). A view that is
  * not contiguous moves the storage span it addresses and is made contiguous on the host. Device
  * tensors support views (view, transpose, narrow, expand, ...), {@code to}, {@code cpu},
- * {@code copy} / {@code contiguous} and {@code matmul}; reductions and softmax run in
- * {@link CudaReductions}, gathers, scatters, sorting, cumsum and cat in {@link CudaIndexing}.
+ * {@code copy} / {@code contiguous} (the strided-copy kernel), {@code matmul}, and the pointwise
+ * operations of {@link CudaPointwise}; reductions and softmax run in {@link CudaReductions},
+ * gathers, scatters, sorting, cumsum and cat in {@link CudaIndexing}. Element access needs the
+ * tensor on the CPU first.
  */
 public final class CudaTensors {
     private CudaTensors() {}
@@ -113,9 +115,9 @@ public final class CudaTensors {
         return new Tensor(host, shape, strides, (int) (t.offset() - lo)).contiguous();
     }
 
-    /** A contiguous copy of a CUDA tensor on the same device (on the device when contiguous, else through the host). */
+    /** A contiguous copy of a CUDA tensor on the same device (a device-to-device copy, or the strided-copy kernel for a view). */
     public static Tensor copy(Tensor t) {
-        if (!t.isContiguous()) return upload(toCpu(t), t.device().index());
+        if (!t.isContiguous()) return CudaPointwise.copy(t);
         Tensor out = empty(t.dtype(), t.device().index(), t.shape());
         long bytes = (long) t.numel() * t.dtype().byteSize();
         storage(out).buffer().copyFrom(storage(t).buffer(), (long) t.offset() * t.dtype().byteSize(), 0, bytes);

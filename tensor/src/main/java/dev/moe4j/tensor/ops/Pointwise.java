@@ -9,6 +9,7 @@ import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Devices;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
+import dev.moe4j.tensor.cuda.CudaPointwise;
 
 /**
  * Elementwise operations on tensors, with PyTorch's broadcasting and type promotion; the arithmetic
@@ -30,6 +31,11 @@ import dev.moe4j.tensor.Tensor;
  * </ol>
  * Arguments are checked before any kernel runs; errors are {@link IllegalArgumentException}s naming
  * the op and the shapes or dtypes at fault.
+ *
+ * <p>Devices: all operands of one call live on one device (else an {@link IllegalArgumentException}
+ * naming both). Operands on a CUDA device pass the same checks and type rules, then run in
+ * {@link CudaPointwise} (F32, BF16, I32, I64 and BOOL; F64 and the other storage-only types are
+ * refused there with the dtype named).
  */
 public final class Pointwise {
     private Pointwise() {}
@@ -65,6 +71,7 @@ public final class Pointwise {
         }
         DType compute = computeType(result);
         if (op == Binary.POW && compute == DType.I64) requireNonNegativeExponents(b);
+        if (onDevice(a, b)) return CudaPointwise.binary(kernelOp(op), a, b, shape, result);
         Tensor x = a.to(compute).expand(shape);
         Tensor y = b.to(compute).expand(shape);
         Tensor out = Tensor.zeros(compute, shape);
@@ -86,6 +93,7 @@ public final class Pointwise {
             throw new IllegalArgumentException("pow: integers to negative integer powers are not allowed (tensor " + a.dtype()
                     + " of shape " + Shape.str(a.shape()) + ", exponent " + s + ")");
         }
+        if (onDevice(a)) return CudaPointwise.binaryScalar(kernelOp(op), a, s, result);
         int[] shape = a.shape();
         Tensor x = a.to(compute);
         Tensor out = Tensor.zeros(compute, shape);
@@ -104,6 +112,7 @@ public final class Pointwise {
         Devices.requireSame(op.name().toLowerCase(), a, b);
         int[] shape = broadcast(op.name().toLowerCase(), a.shape(), b.shape());
         DType compute = computeType(DType.promote(a.dtype(), b.dtype()));
+        if (onDevice(a, b)) return CudaPointwise.compare(CompareOp.valueOf(op.name()), a, b, shape, DType.promote(a.dtype(), b.dtype()));
         Tensor x = a.to(compute).expand(shape);
         Tensor y = b.to(compute).expand(shape);
         Tensor out = Tensor.zeros(DType.BOOL, shape);
@@ -135,6 +144,7 @@ public final class Pointwise {
         } else {
             result = DType.F32;
         }
+        if (onDevice(a)) return CudaPointwise.unary(k, a, result);
         DType compute = computeType(result);
         int[] shape = a.shape();
         Tensor x = a.to(compute);
@@ -158,6 +168,7 @@ public final class Pointwise {
         }
         int[] shape = a.shape();
         requireBroadcastsTo("maskedFill", "mask", mask.shape(), shape);
+        if (onDevice(a, mask)) return CudaPointwise.maskedFill(a, mask, fillValue(a.dtype(), value));
         DType compute = computeType(a.dtype());
         Tensor x = a.to(compute);
         Tensor m = mask.expand(shape);
@@ -186,6 +197,7 @@ public final class Pointwise {
                     + Shape.str(b.shape()) + " do not broadcast together", e);
         }
         DType result = DType.promote(a.dtype(), b.dtype());
+        if (onDevice(cond, a, b)) return CudaPointwise.where(cond, a, b, shape, result);
         DType compute = computeType(result);
         Tensor c = cond.expand(shape);
         Tensor x = a.to(compute).expand(shape);
@@ -219,6 +231,7 @@ public final class Pointwise {
         if (self.dtype() == DType.BOOL) {
             throw new IllegalArgumentException("addInPlace: in-place arithmetic on a BOOL tensor (shape " + Shape.str(shape) + ") is not supported");
         }
+        if (onDevice(self, other)) return CudaPointwise.addInPlace(self, other, alpha);
         DType compute = computeType(self.dtype());
         Tensor x = other.to(compute);
         if (x.storage() == self.storage()) x = x.copy();         // reading what we write: read a snapshot
@@ -244,12 +257,20 @@ public final class Pointwise {
             throw new IllegalArgumentException("mulInPlace: " + self.dtype() + " tensor of shape " + Shape.str(shape)
                     + " cannot hold the product with " + s);
         }
+        if (onDevice(self)) return CudaPointwise.mulInPlace(self, s);
         DType compute = computeType(self.dtype());
         Tensor target = compute == self.dtype() ? self : self.to(compute);
         BinaryKernels.scale(s, array(target), target.offset(), target.strides(), shape);
         if (target != self) self.copyFrom(target);
         else self.storage().bumpVersion();
         return self;
+    }
+
+    // ------------------------------------------------------------------ devices
+
+    /** True when the operands (already checked to share one device) live on a CUDA device. */
+    private static boolean onDevice(Tensor... operands) {
+        return !operands[0].device().isCpu();
     }
 
     // ------------------------------------------------------------------ type rules
