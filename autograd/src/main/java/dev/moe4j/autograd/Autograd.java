@@ -138,7 +138,7 @@ public final class Autograd {
                 throw new IllegalArgumentException("backward: an upstream gradient is needed for a tensor of shape "
                         + Shape.str(root.shape()) + "; only a one-element tensor gets the implicit gradient 1");
             }
-            grad = Tensor.ones(root.dtype(), root.shape());
+            grad = Tensor.ones(root.dtype(), root.shape()).to(root.device());
         } else {
             if (!grad.dtype().isFloatingPoint()) {
                 throw new IllegalArgumentException("backward: the upstream gradient must be floating point, got " + grad.dtype());
@@ -271,7 +271,7 @@ public final class Autograd {
         Tensor[] out = new Tensor[inputs.length];
         for (int i = 0; i < inputs.length; i++) {
             Tensor g = capture.get(inputs[i]);
-            out[i] = g != null ? g.to(inputs[i].dtype()).copy() : Tensor.zerosLike(inputs[i]);
+            out[i] = g != null ? g.to(inputs[i].dtype()).copy() : Tensor.zerosLike(inputs[i]).to(inputs[i].device());
         }
         return out;
     }
