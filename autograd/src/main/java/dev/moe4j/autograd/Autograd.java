@@ -271,7 +271,7 @@ public final class Autograd {
         Tensor[] out = new Tensor[inputs.length];
         for (int i = 0; i < inputs.length; i++) {
             Tensor g = capture.get(inputs[i]);
-            out[i] = g != null ? g.to(inputs[i].dtype()).copy() : Tensor.zerosLike(inputs[i]);
+            out[i] = g != null ? g.to(inputs[i].dtype()).copy() : Tensor.zerosLike(inputs[i]).to(inputs[i].device());
         }
         return out;
     }

@@ -461,7 +461,7 @@ public final class LoraLinear extends Module {
                 LoraAdapter a = adapters.get(m.name());
                 Tensor delta = deltaWeight(m.name());
                 if (m.doraNorm() != null) {
-                    Tensor factor = a.magnitude().detach().div(m.doraNorm());
+                    Tensor factor = a.magnitude().detach().div(m.doraNorm().to(w.device()));
                     w.copyFrom(w.div(factor.unsqueeze(1)).sub(delta));
                 } else {
                     w.addInPlace(delta, -1.0);

@@ -3,6 +3,8 @@ package dev.moe4j.lora;
 import dev.moe4j.autograd.F;
 import dev.moe4j.kernels.cpu.moe.RoutingPlan;
 import dev.moe4j.moe.ops.CombineExperts;
+import dev.moe4j.moe.ops.DeviceOps;
+import dev.moe4j.moe.ops.DevicePlan;
 import dev.moe4j.moe.ops.GroupedLinear;
 import dev.moe4j.moe.ops.PermuteTokens;
 import dev.moe4j.moe.routing.Capacity;
@@ -48,6 +50,11 @@ import java.util.List;
  * (the padded part of h is zero and meets zero columns of B), and gradients flow to the unpadded
  * parameters only. Its cost is the FLOPs of rMax instead of r_i for the small adapters; grouping
  * adapters by rank into separate grouped GEMMs would avoid that when ranks differ widely.
+ *
+ * <h2>On a CUDA device</h2>
+ * The plan is built on the host from the host ids (T ints) and uploaded once; permute, the two
+ * grouped GEMMs (on the uploaded offsets) and the combine run as the device kernels, forward and
+ * backward. Dropout masks are drawn on the host from the same generators and uploaded.
  */
 public final class SegmentedLora {
     private SegmentedLora() {}
@@ -101,7 +108,7 @@ public final class SegmentedLora {
         List<Tensor> padded = new ArrayList<>();
         for (Tensor ai : a) {
             int r = ai.size(0);
-            padded.add(r == rMax ? ai : F.cat(List.of(ai, Tensor.zeros(ai.dtype(), rMax - r, ai.size(1))), 0));
+            padded.add(r == rMax ? ai : F.cat(List.of(ai, DeviceOps.zeros(ai.dtype(), ai.device(), rMax - r, ai.size(1))), 0));
         }
         return F.stack(padded, 0);
     }
@@ -111,7 +118,7 @@ public final class SegmentedLora {
         List<Tensor> padded = new ArrayList<>();
         for (Tensor bi : b) {
             int r = bi.size(1);
-            padded.add(r == rMax ? bi : F.cat(List.of(bi, Tensor.zeros(bi.dtype(), bi.size(0), rMax - r)), 1));
+            padded.add(r == rMax ? bi : F.cat(List.of(bi, DeviceOps.zeros(bi.dtype(), bi.device(), bi.size(0), rMax - r)), 1));
         }
         return F.stack(padded, 0);
     }
@@ -147,14 +154,15 @@ public final class SegmentedLora {
         RoutingPlan plan = plan(ids, n);
         int[] offsets = plan.offsets();
         int rMax = maxRank(a);
-        Tensor xPerm = new PermuteTokens(plan).apply(x);
-        if (training && dropout != null) xPerm = F.mul(xPerm, dropoutMask(offsets, in, dropout, generators, x.dtype()));
+        DevicePlan devicePlan = DeviceOps.onCuda(x) ? DevicePlan.upload(plan, x.device()) : null;
+        Tensor xPerm = (devicePlan != null ? new PermuteTokens(devicePlan) : new PermuteTokens(plan)).apply(x);
+        if (training && dropout != null) xPerm = F.mul(xPerm, dropoutMask(offsets, in, dropout, generators, x.dtype()).to(x.device()));
         Tensor h = new GroupedLinear(offsets).apply(xPerm, stackA(a, rMax));
         Tensor yPerm = new GroupedLinear(offsets).apply(h, stackB(b, rMax));
         double[] s = new double[T];
         for (int t = 0; t < T; t++) s[t] = ids[t] >= 0 ? scaling[ids[t]] : 0;
-        Tensor w = Tensor.of(s, T, 1).to(x.dtype());
-        return new CombineExperts(plan).apply(yPerm, w);
+        Tensor w = Tensor.of(s, T, 1).to(x.dtype()).to(x.device());
+        return (devicePlan != null ? new CombineExperts(devicePlan) : new CombineExperts(plan)).apply(yPerm, w);
     }
 
     /** [R, in] inverted-dropout mask: rows of group i kept with probability 1 - p_i. */
@@ -185,12 +193,12 @@ public final class SegmentedLora {
             if (ids[t] < -1 || ids[t] >= n) throw new IndexOutOfBoundsException("adapter id " + ids[t] + " of token " + t + " is outside [-1, " + n + ")");
             if (ids[t] >= 0) counts[ids[t]]++;
         }
-        Tensor y = Tensor.zeros(x.dtype(), T, out);
+        Tensor y = DeviceOps.zeros(x.dtype(), x.device(), T, out);
         for (int i = 0; i < n; i++) {
             if (counts[i] == 0) continue;
             long[] rows = new long[counts[i]];
             for (int t = 0, j = 0; t < T; t++) if (ids[t] == i) rows[j++] = t;
-            Tensor idx = Tensor.of(rows, rows.length);
+            Tensor idx = Tensor.of(rows, rows.length).to(x.device());
             Tensor xi = F.indexSelect(x, 0, idx);
             Tensor yi = F.mul(F.linear(F.linear(xi, a.get(i), null), b.get(i), null), scaling[i]);
             y = F.indexAdd(y, 0, idx, yi);

@@ -9,6 +9,8 @@ import dev.moe4j.moe.balance.LossFreeBalancer;
 import dev.moe4j.moe.experts.GroupedExperts;
 import dev.moe4j.moe.experts.SharedExpert;
 import dev.moe4j.moe.ops.CombineExperts;
+import dev.moe4j.moe.ops.DeviceOps;
+import dev.moe4j.moe.ops.DevicePlan;
 import dev.moe4j.moe.ops.PermuteTokens;
 import dev.moe4j.moe.ops.TensorArrays;
 import dev.moe4j.moe.routing.Capacity;
@@ -21,6 +23,7 @@ import dev.moe4j.moe.routing.Router;
 import dev.moe4j.moe.routing.SoftmaxTopKRouter;
 import dev.moe4j.moe.routing.SwitchRouter;
 import dev.moe4j.moe.routing.TopPRouter;
+import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Generator;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
@@ -49,6 +52,15 @@ import java.util.Map;
  * <p>Sub-modules carry Hugging Face names: the router under {@code gate} (or {@code router} for
  * Switch), {@code experts} ({@code gate_up_proj}, {@code down_proj}), and the shared expert under
  * {@code shared_experts} or {@code shared_expert} with {@code shared_expert_gate}.
+ *
+ * <h2>On a CUDA device</h2>
+ * Move the layer with {@link Module#to(dev.moe4j.tensor.Device)} and give it device activations (F32,
+ * or BF16 with BF16 parameters): gating, the routing plan, permute, the grouped expert GEMMs and
+ * combine run as the device kernels of {@link dev.moe4j.tensor.cuda.CudaMoe}, everything else as
+ * generic tensor ops on the device. The host receives the per-expert offsets and demand (2E + 1 ints)
+ * for shapes and the load; the full plan and the expert ids come over only for the report's table
+ * and the balance losses. Noise (jitter, router noise) is drawn on the host from the same generators
+ * and uploaded, so a layer and its copy on the device compute the same function.
  */
 public final class MoeLayer extends Module {
     private final Router router;
@@ -163,14 +175,14 @@ public final class MoeLayer extends Module {
         if (x.rank() < 1 || x.size(-1) != hiddenSize) {
             throw new IllegalArgumentException("MoE layer: input must be [..., d = " + hiddenSize + "], got " + Shape.str(x.shape()));
         }
-        TensorArrays.requireCompute("MoE layer", "x", x);
+        DeviceOps.requireCompute("MoE layer", "x", x);
         int[] shape = x.shape();
         int T = x.numel() / hiddenSize;
         Tensor x2 = F.reshape(x, T, hiddenSize);
         if (isTraining() && inputJitter > 0) {
             double[] u = new double[T * hiddenSize];
             for (int i = 0; i < u.length; i++) u[i] = 1 - inputJitter + 2 * inputJitter * jitterNoise.nextDouble();
-            x2 = F.mul(x2, TensorArrays.wrap(u, T, hiddenSize).to(x.dtype()));
+            x2 = F.mul(x2, TensorArrays.wrap(u, T, hiddenSize).to(x.dtype()).to(x.device()));
         }
         Routing routing = router.route(x2, tokenIds);
         Tensor y = routedExperts(x2, routing);
@@ -192,6 +204,13 @@ public final class MoeLayer extends Module {
 
     /** permute &rarr; experts &rarr; combine for one routing. */
     private Tensor routedExperts(Tensor x2, Routing routing) {
+        if (DeviceOps.onCuda(x2)) {
+            DevicePlan plan = routing.devicePlan(x2.device());
+            Tensor xPerm = new PermuteTokens(plan).apply(x2);
+            Tensor yPerm = experts.forward(xPerm, plan.offsets());
+            Tensor w = routing.weights().dtype() == DType.F32 ? routing.weights() : F.to(routing.weights(), DType.F32);
+            return new CombineExperts(plan).apply(yPerm, w);
+        }
         Tensor xPerm = new PermuteTokens(routing.plan()).apply(x2);
         Tensor yPerm = experts.forward(xPerm, routing.plan().offsets());
         Tensor w = routing.weights().dtype() == x2.dtype() ? routing.weights() : F.to(routing.weights(), x2.dtype());
@@ -210,23 +229,23 @@ public final class MoeLayer extends Module {
             Tensor grouped = F.reshape(logits, groups, T / groups, cols);
             if (balancing.auxLossCoef() > 0) {
                 Tensor l = BalanceLosses.switchLoadBalancingFromLogits(grouped, ids, k);
-                values.put("switch_aux", l.item());
+                values.put("switch_aux", l.cpu().item());
                 total = add(total, F.mul(l, balancing.auxLossCoef()));
             }
             if (balancing.zLossCoef() > 0) {
                 Tensor l = BalanceLosses.zLoss(logits);
-                values.put("z_loss", l.item());
+                values.put("z_loss", l.cpu().item());
                 total = add(total, F.mul(l, balancing.zLossCoef()));
             }
             if (balancing.sequenceAuxCoef() > 0) {
                 Tensor scores = router instanceof DeepSeekV3Router ? F.sigmoid(grouped) : F.softmax(grouped, -1);
                 Tensor l = BalanceLosses.sequenceBalance(scores, ids, k);
-                values.put("sequence_aux", l.item());
+                values.put("sequence_aux", l.cpu().item());
                 total = add(total, F.mul(l, balancing.sequenceAuxCoef()));
             }
         }
         lastAuxLoss = total;
-        lastReport = new RoutingReport(routing, values, total == null ? 0 : total.item());
+        lastReport = new RoutingReport(routing, values, total == null ? 0 : total.cpu().item());
     }
 
     private static Tensor add(Tensor a, Tensor b) { return a == null ? b : F.add(a, b); }
@@ -254,7 +273,7 @@ public final class MoeLayer extends Module {
      */
     public Tensor auxLoss() {
         lastRouting();
-        return lastAuxLoss != null ? lastAuxLoss : Tensor.scalar(experts.upProjection().dtype(), 0);
+        return lastAuxLoss != null ? lastAuxLoss : Tensor.scalar(experts.upProjection().dtype(), 0).to(experts.upProjection().device());
     }
 
     /** The shared expert gate's logits [T, 1] of the last forward (Qwen2-MoE), or null. */

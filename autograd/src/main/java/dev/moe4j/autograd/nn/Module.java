@@ -1,12 +1,15 @@
 package dev.moe4j.autograd.nn;
 
 import dev.moe4j.autograd.NoGrad;
+import dev.moe4j.tensor.Device;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.io.SafetensorsFile;
 import dev.moe4j.tensor.io.SafetensorsWriter;
 
 import java.io.IOException;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -149,6 +152,63 @@ public abstract class Module {
     /** Clears the gradient of every parameter (sets it to null, as {@code zero_grad(set_to_none=True)}). */
     public void zeroGrad() {
         for (Tensor t : parameters()) t.setGrad(null);
+    }
+
+    // ------------------------------------------------------------------ devices
+
+    /**
+     * Moves every parameter and buffer of the tree to {@code device}, as {@code torch.nn.Module.to}:
+     * each becomes a copy on the device (a parameter stays a leaf with the same requiresGrad, and its
+     * gradient, if any, moves with it); tensors already there are kept. A tensor registered in several
+     * places moves once. The modules of the tree then hold the new tensors: the registrations, and every
+     * field of type {@code Tensor} of a module of the tree that held a moved tensor (fields are rebound
+     * by reflection, since layers keep their parameters in final fields). Returns this.
+     *
+     * @throws IllegalStateException naming CUDA's reason when {@code device} is a CUDA device and CUDA is unavailable
+     */
+    public Module to(Device device) {
+        Map<Tensor, Tensor> moved = new java.util.IdentityHashMap<>();
+        List<Module> tree = new ArrayList<>();
+        collectModules(tree, Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
+        for (Module m : tree) {
+            for (Map.Entry<String, Tensor> e : m.parameters.entrySet()) e.setValue(moved.computeIfAbsent(e.getValue(), t -> moveTensor(t, device)));
+            for (Map.Entry<String, Tensor> e : m.buffers.entrySet()) e.setValue(moved.computeIfAbsent(e.getValue(), t -> moveTensor(t, device)));
+        }
+        for (Module m : tree) m.rebindFields(moved);
+        return this;
+    }
+
+    private void collectModules(List<Module> out, Set<Module> seen) {
+        if (!seen.add(this)) return;
+        out.add(this);
+        for (Module m : children.values()) m.collectModules(out, seen);
+    }
+
+    /** {@code t} on {@code device} as a new leaf with t's requiresGrad and gradient, or t itself when it is there. */
+    private static Tensor moveTensor(Tensor t, Device device) {
+        if (t.device().equals(device)) return t;
+        Tensor moved = t.detach().to(device);
+        if (moved == t) return t;
+        if (t.requiresGrad()) moved.setRequiresGrad(true);
+        if (t.grad() != null) moved.setGrad(t.grad().to(device));
+        return moved;
+    }
+
+    /** Points every instance field of type Tensor declared below Module that holds a moved tensor at its new tensor. */
+    private void rebindFields(Map<Tensor, Tensor> moved) {
+        for (Class<?> c = getClass(); c != null && c != Module.class; c = c.getSuperclass()) {
+            for (Field f : c.getDeclaredFields()) {
+                if (Modifier.isStatic(f.getModifiers()) || f.getType() != Tensor.class) continue;
+                try {
+                    f.setAccessible(true);
+                    Tensor old = (Tensor) f.get(this);
+                    Tensor now = old == null ? null : moved.get(old);
+                    if (now != null && now != old) f.set(this, now);
+                } catch (ReflectiveOperationException | RuntimeException e) {
+                    throw new IllegalStateException("cannot point field " + c.getSimpleName() + "." + f.getName() + " at its moved tensor", e);
+                }
+            }
+        }
     }
 
     // ------------------------------------------------------------------ state

@@ -12,6 +12,9 @@ import dev.moe4j.tensor.Tensor;
  * recorded; see {@code F.dropout}.)
  *
  * <p>Derivative: dy/dx = m, the same mask.
+ *
+ * <p>The mask is always drawn on the host from the generator and uploaded when x lives on a CUDA
+ * device, so a model and its copy on the device drop the same elements.
  */
 public final class Dropout extends Function {
     private final double p;
@@ -37,6 +40,7 @@ public final class Dropout extends Function {
             Tensor u = Tensor.rand(generator, x.dtype(), x.shape());
             mask = u.ge(Tensor.scalar(x.dtype(), p)).to(x.dtype()).mul(1.0 / (1.0 - p));
         }
+        mask = mask.to(x.device());
         ctx.save(mask);
         return x.mul(mask);
     }

@@ -35,6 +35,12 @@ public final class LossFreeBalancer {
         for (int c : load) mean += c;
         mean /= load.length;
         try (NoGrad scope = NoGrad.enter()) {
+            if (!bias.device().isCpu()) {                   // one upload of the steps, added on the device
+                double[] steps = new double[load.length];
+                for (int e = 0; e < load.length; e++) steps[e] = updateRate * Math.signum(mean - load[e]);
+                bias.addInPlace(Tensor.of(steps, steps.length).to(bias.dtype()).to(bias.device()));
+                return;
+            }
             for (int e = 0; e < load.length; e++) {
                 double step = updateRate * Math.signum(mean - load[e]);
                 if (step != 0) bias.set(bias.getDouble(e) + step, e);

@@ -1,6 +1,7 @@
 package dev.moe4j.moe.ops;
 
 import dev.moe4j.kernels.cpu.Erf;
+import dev.moe4j.tensor.Tensor;
 import java.util.Locale;
 
 /**
@@ -47,6 +48,51 @@ public enum ExpertActivation {
                 yield 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
             }
             case RELU -> x > 0 ? 1 : 0;
+        };
+    }
+
+    /**
+     * The activation element-wise on a tensor, composed of generic tensor ops (so it runs on the
+     * tensor's device, in its dtype): {@code silu}, {@code gelu}, {@code geluTanh}, {@code relu}.
+     */
+    public Tensor apply(Tensor x) {
+        return switch (this) {
+            case SILU -> x.silu();
+            case GELU -> x.gelu();
+            case GELU_TANH -> x.geluTanh();
+            case RELU -> x.relu();
+        };
+    }
+
+    /**
+     * The derivative element-wise on a tensor, composed of generic tensor ops:
+     * <pre>
+     *   silu'      = s (1 + x (1 - s)),  s = sigmoid(x)
+     *   gelu'      = Phi(x) + x phi(x),   Phi(x) = gelu(x) / x (1/2 at x = 0), phi the normal density
+     *   gelu_tanh' = (1 + t) / 2 + x (1 - t^2) u' / 2,  t = tanh(u), u = sqrt(2/pi) (x + 0.044715 x^3)
+     *   relu'      = [x &gt; 0]
+     * </pre>
+     */
+    public Tensor derivative(Tensor x) {
+        Tensor zero = DeviceOps.zeros(x.dtype(), x.device());             // a 0-dim zero beside x
+        return switch (this) {
+            case SILU -> {
+                Tensor s = x.sigmoid();
+                yield s.mul(x.mul(s.neg().add(1.0)).add(1.0));
+            }
+            case GELU -> {
+                Tensor isZero = x.eq(zero);
+                Tensor cdf = x.gelu().div(x).maskedFill(isZero, 0.5);
+                Tensor pdf = x.mul(x).mul(-0.5).exp().mul(INV_SQRT_2PI);
+                yield cdf.add(x.mul(pdf));
+            }
+            case GELU_TANH -> {
+                Tensor x2 = x.mul(x);
+                Tensor t = x.add(x2.mul(x).mul(0.044715)).mul(SQRT_2_OVER_PI).tanh();
+                Tensor du = x2.mul(3 * 0.044715).add(1.0).mul(SQRT_2_OVER_PI);
+                yield t.add(1.0).mul(0.5).add(x.mul(t.mul(t).neg().add(1.0)).mul(du).mul(0.5));
+            }
+            case RELU -> x.gt(zero).to(x.dtype());
         };
     }
 

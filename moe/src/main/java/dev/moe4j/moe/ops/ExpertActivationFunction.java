@@ -18,7 +18,9 @@ import dev.moe4j.tensor.Tensor;
  * </ul>
  * Derivative: gated {@code dg = da * u * act'(g)}, {@code du = da * act(g)}; plain
  * {@code dh = da * act'(h)}. Element-wise in double, stored as the input dtype; rows are split
- * over the common pool for large inputs.
+ * over the common pool for large inputs. On a CUDA device (F32 or BF16) the same formulas are
+ * composed of generic tensor ops on the two halves ({@code narrow}, {@link ExpertActivation#apply(Tensor)},
+ * {@code mul}, {@code cat}), in the input's dtype.
  */
 public final class ExpertActivationFunction extends Function {
     private final ExpertActivation activation;
@@ -37,12 +39,13 @@ public final class ExpertActivationFunction extends Function {
     @Override
     protected Tensor forward(Context ctx, Tensor... in) {
         Tensor h = in[0];
-        TensorArrays.requireCompute("expert activation", "h", h);
+        DeviceOps.requireCompute("expert activation", "h", h);
         if (h.rank() != 2 || (gated && h.size(1) % 2 != 0)) {
             throw new IllegalArgumentException("expert activation: h must be [R, " + (gated ? "2f" : "f") + "], got " + Shape.str(h.shape()));
         }
         int R = h.size(0), width = h.size(1), f = gated ? width / 2 : width;
         ctx.save(h);
+        if (DeviceOps.onCuda(h)) return composedForward(activation, gated, h);
         if (h.dtype() == DType.F32) {
             float[] x = TensorArrays.floats(h), a = new float[R * f];
             rows(R, f, r -> {
@@ -68,6 +71,7 @@ public final class ExpertActivationFunction extends Function {
         if (!ctx.needsInputGrad(0)) return new Tensor[] {null};
         Tensor h = ctx.saved(0);
         int R = h.size(0), width = h.size(1), f = gated ? width / 2 : width;
+        if (DeviceOps.onCuda(h)) return new Tensor[] {composedBackward(activation, gated, h, g)};
         if (h.dtype() == DType.F32) {
             float[] x = TensorArrays.floats(h), da = TensorArrays.floats(g.to(DType.F32)), dh = new float[R * width];
             rows(R, f, r -> {
@@ -98,6 +102,24 @@ public final class ExpertActivationFunction extends Function {
             }
         });
         return new Tensor[] {TensorArrays.wrap(dh, R, width)};
+    }
+
+    /** The forward from generic tensor ops on h's device, in h's dtype: {@code act(h[:, :f]) * h[:, f:]} or {@code act(h)}. */
+    static Tensor composedForward(ExpertActivation activation, boolean gated, Tensor h) {
+        if (!gated) return activation.apply(h);
+        int f = h.size(1) / 2;
+        return activation.apply(h.narrow(1, 0, f)).mul(h.narrow(1, f, f));
+    }
+
+    /** dh from generic tensor ops on h's device: {@code [da * u * act'(g), da * act(g)]} or {@code da * act'(h)}. */
+    static Tensor composedBackward(ExpertActivation activation, boolean gated, Tensor h, Tensor g) {
+        Tensor da = g.to(h.dtype());
+        if (!gated) return da.mul(activation.derivative(h));
+        int f = h.size(1) / 2;
+        Tensor gate = h.narrow(1, 0, f), up = h.narrow(1, f, f);
+        Tensor dGate = da.mul(up).mul(activation.derivative(gate));
+        Tensor dUp = da.mul(activation.apply(gate));
+        return Tensor.cat(java.util.List.of(dGate, dUp), 1);
     }
 
     /** Runs {@code body} for each row, split into contiguous chunks on the kernels' thread pool when there is enough work. */

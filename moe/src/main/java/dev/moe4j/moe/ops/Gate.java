@@ -8,6 +8,7 @@ import dev.moe4j.kernels.cpu.moe.GatingReference;
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
+import dev.moe4j.tensor.cuda.CudaMoe;
 
 /**
  * Token-choice gating as a differentiable function: router logits [T, E] &rarr; gate weights [T, k],
@@ -26,6 +27,10 @@ import dev.moe4j.tensor.Tensor;
  * </pre>
  * F32 runs the fast kernel {@link Gating}; F64 the double reference {@link GatingReference} (for
  * gradient checks). One instance serves one call.
+ *
+ * <p>On a CUDA device the gating kernel {@link CudaMoe#gating} runs on the logits as F32 (BF16 logits
+ * are cast; their gradient comes back as BF16): weights [T, k] F32, ids [T, k] I32 and the scores stay
+ * on the device ({@link #deviceIds()}); {@link #ids()} and {@link #counts()} download them when asked.
  */
 public final class Gate extends Function {
     private final GatingConfig config;
@@ -34,6 +39,7 @@ public final class Gate extends Function {
     private int[] ids;
     private int[] counts;
     private Tensor scores;
+    private Tensor deviceIds, deviceCounts;     // [T, k] I32 and [E] I32 on a CUDA device, after a device forward
 
     /**
      * @param config        how to score, select and weight
@@ -48,7 +54,7 @@ public final class Gate extends Function {
     @Override
     protected Tensor forward(Context ctx, Tensor... in) {
         Tensor logits = in[0];
-        TensorArrays.requireCompute("gate", "logits", logits);
+        DeviceOps.requireCompute("gate", "logits", logits);
         if (logits.rank() != 2) throw new IllegalArgumentException("gate: logits must be [T, E], got " + Shape.str(logits.shape()));
         int T = logits.size(0), E = logits.size(1), k = config.k();
         config.validate(E);
@@ -57,6 +63,21 @@ public final class Gate extends Function {
         }
         numTokens = T;
         numExperts = E;
+        if (DeviceOps.onCuda(logits)) {
+            Tensor b = null;
+            if (bias != null) {
+                float[] f = new float[E];
+                for (int e = 0; e < E; e++) f[e] = (float) bias[e];
+                b = TensorArrays.wrap(f, E).to(logits.device());
+            }
+            CudaMoe.Gate out = CudaMoe.gating(config, logits.to(DType.F32), b, true);
+            deviceIds = out.ids();
+            deviceCounts = out.counts();
+            scores = out.scores();
+            ids = null;
+            counts = null;
+            return out.weights();
+        }
         ids = new int[T * k];
         counts = new int[E];
         if (logits.dtype() == DType.F32) {
@@ -80,6 +101,7 @@ public final class Gate extends Function {
     protected Tensor[] backward(Context ctx, Tensor g) {
         if (!ctx.needsInputGrad(0)) return new Tensor[] {null};
         int T = numTokens, E = numExperts;
+        if (deviceIds != null) return new Tensor[] {CudaMoe.gatingBackward(config, scores, deviceIds, g.to(DType.F32))};
         if (scores.dtype() == DType.F32) {
             float[] dl = new float[T * E];
             Gating.backward(config, TensorArrays.floats(scores), T, E, ids, TensorArrays.floats(g.to(DType.F32)), dl);
@@ -93,13 +115,24 @@ public final class Gate extends Function {
     /** The configuration. */
     public GatingConfig config() { return config; }
 
-    /** [T * k] expert ids of the last call, slot j of token t at t * k + j (a copy). */
-    public int[] ids() { requireRun(); return ids.clone(); }
+    /** [T * k] expert ids of the last call, slot j of token t at t * k + j (a copy; downloaded after a device call). */
+    public int[] ids() {
+        requireRun();
+        if (ids == null) ids = deviceIds.cpu().toIntArray();
+        return ids.clone();
+    }
 
-    /** [E] tokens per expert of the last call (a copy). */
-    public int[] counts() { requireRun(); return counts.clone(); }
+    /** [E] tokens per expert of the last call (a copy; downloaded after a device call). */
+    public int[] counts() {
+        requireRun();
+        if (counts == null) counts = deviceCounts.cpu().toIntArray();
+        return counts.clone();
+    }
 
-    /** [T, E] scores (softmax or sigmoid) of the last call; not part of the graph. */
+    /** [T, k] I32 expert ids on the CUDA device of the last call, or null after a CPU call. */
+    public Tensor deviceIds() { requireRun(); return deviceIds; }
+
+    /** [T, E] scores (softmax or sigmoid) of the last call, on the logits' device (F32 there); not part of the graph. */
     public Tensor scores() { requireRun(); return scores; }
 
     private void requireRun() {

@@ -6,6 +6,7 @@ import dev.moe4j.kernels.cpu.GroupedGemm;
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
+import dev.moe4j.tensor.cuda.CudaMoe;
 
 /**
  * One linear map per expert over ragged groups of rows, as a differentiable function:
@@ -18,9 +19,14 @@ import dev.moe4j.tensor.Tensor;
  * {@code dW_e = dy[rows_e]^T x[rows_e]} (zero for an empty group). All three products are grouped
  * GEMMs ({@link GroupedGemm} forward, backwardInput, backwardWeight with the transposed layout
  * {@link GroupedGemm.Layout#NK}), in float for F32 and in double for F64.
+ *
+ * <p>On a CUDA device (F32 or BF16) the same three products run as the device grouped GEMM
+ * ({@link CudaMoe#groupedGemm}, {@code groupedGemmBackwardInput}, {@code groupedGemmBackwardWeight};
+ * bf16 on tensor cores with float accumulation), reading the offsets uploaded once per call.
  */
 public final class GroupedLinear extends Function {
     private final int[] offsets;
+    private Tensor deviceOffsets;     // [E + 1] I32 on the device of the inputs, uploaded by a device forward
 
     /**
      * @param offsets [E + 1] non-decreasing row offsets, {@code offsets[0] = 0}
@@ -40,7 +46,7 @@ public final class GroupedLinear extends Function {
     @Override
     protected Tensor forward(Context ctx, Tensor... in) {
         Tensor x = in[0], w = in[1];
-        TensorArrays.requireCompute("grouped linear", "x", x);
+        DeviceOps.requireCompute("grouped linear", "x", x);
         TensorArrays.requireSameDType("grouped linear", "x", x, "W", w);
         int E = offsets.length - 1, R = offsets[E];
         if (w.rank() != 3 || w.size(0) != E) {
@@ -52,6 +58,11 @@ public final class GroupedLinear extends Function {
                     + "] (R from the offsets, K from W " + Shape.str(w.shape()) + ")");
         }
         ctx.save(ctx.needsInputGrad(1) ? x : null, ctx.needsInputGrad(0) ? w : null);
+        if (DeviceOps.onCuda(x)) {
+            DeviceOps.requireDeviceCompute("grouped linear", "x", x);
+            deviceOffsets = DeviceOps.ints(offsets, x.device());
+            return CudaMoe.groupedGemm(DeviceOps.intBuffer(deviceOffsets), E, x, w, GroupedGemm.Layout.NK);
+        }
         if (x.dtype() == DType.F32) {
             float[] y = new float[R * N];
             GroupedGemm.forward(offsets, K, N, 1f, TensorArrays.floats(x), 0, TensorArrays.floats(w), 0, GroupedGemm.Layout.NK, 0f, y, 0);
@@ -67,6 +78,16 @@ public final class GroupedLinear extends Function {
         Tensor[] out = new Tensor[2];
         int[] ws = ctx.inputShape(1);
         int E = ws[0], N = ws[1], K = ws[2], R = offsets[E];
+        if (DeviceOps.onCuda(g)) {
+            Tensor dy = g.to(ctx.inputDType(0));
+            if (ctx.needsInputGrad(0)) {
+                out[0] = CudaMoe.groupedGemmBackwardInput(DeviceOps.intBuffer(deviceOffsets), E, dy, ctx.saved(1), GroupedGemm.Layout.NK);
+            }
+            if (ctx.needsInputGrad(1)) {
+                out[1] = CudaMoe.groupedGemmBackwardWeight(DeviceOps.intBuffer(deviceOffsets), E, ctx.saved(0), dy, GroupedGemm.Layout.NK);
+            }
+            return out;
+        }
         boolean f32 = ctx.inputDType(0) == DType.F32;
         if (ctx.needsInputGrad(0)) {
             Tensor w = ctx.saved(1);

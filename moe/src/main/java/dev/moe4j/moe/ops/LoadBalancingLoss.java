@@ -19,6 +19,9 @@ import dev.moe4j.tensor.Tensor;
  * A perfectly balanced router gives loss 1. Inputs of rank 2 ([S, E]) are one group; higher ranks
  * fold all leading dims into G. The gradient flows into the probabilities only (the ids are
  * constants): {@code dprobs[g, s, e] = E * f[g, e] / (G * S)}.
+ *
+ * <p>On a CUDA device the fractions f (constants, from the host ids) are uploaded and the sums run
+ * as generic tensor ops on the device, in F32: {@code loss = E / (G S) * sum_{g,e} f[g, e] sum_s probs[g, s, e]}.
  */
 public final class LoadBalancingLoss extends Function {
     private final int[] expertIds;
@@ -35,12 +38,15 @@ public final class LoadBalancingLoss extends Function {
     }
 
     private double[] fractions;   // f [G, E]
+
+    /** f [G * E] of the last forward (the array itself). */
+    double[] fractions() { return fractions; }
     private int groups, perGroup, experts;
 
     @Override
     protected Tensor forward(Context ctx, Tensor... in) {
         Tensor probs = in[0];
-        TensorArrays.requireCompute("load balancing loss", "probs", probs);
+        DeviceOps.requireCompute("load balancing loss", "probs", probs);
         if (probs.rank() < 2) throw new IllegalArgumentException("load balancing loss: probs must be [..., S, E], got " + Shape.str(probs.shape()));
         int E = probs.size(-1), S = probs.size(-2), G = S == 0 || E == 0 ? 0 : probs.numel() / (S * E);
         if (E < 1) throw new IllegalArgumentException("load balancing loss: no experts in probs " + Shape.str(probs.shape()));
@@ -64,6 +70,7 @@ public final class LoadBalancingLoss extends Function {
                 }
             }
         }
+        if (DeviceOps.onCuda(probs)) return composedLoss(probs, fractions, G, S, E);
         double[] p = probs.toDoubleArray();
         double sum = 0;
         for (int g = 0; g < G; g++) {
@@ -77,10 +84,25 @@ public final class LoadBalancingLoss extends Function {
         return Tensor.scalar(probs.dtype(), loss);
     }
 
+    /** The loss from generic tensor ops on probs' device, in F32: {@code E / (G S) * sum f * sum_s probs}. */
+    static Tensor composedLoss(Tensor probs, double[] fractions, int G, int S, int E) {
+        Tensor f = TensorArrays.wrap(fractions, G, E).to(DType.F32).to(probs.device());
+        Tensor perExpert = probs.to(DType.F32).reshape(G, S, E).sum(1, false);          // [G, E]
+        return perExpert.mul(f).sum().mul((double) E / ((double) G * S)).to(probs.dtype());
+    }
+
+    /** dprobs from generic tensor ops on g's device: {@code g * E f[g, e] / (G S)} over every token. */
+    static Tensor composedGrad(Tensor g, double[] fractions, int G, int S, int E, int[] shape, DType dtype) {
+        Tensor f = TensorArrays.wrap(fractions, G, 1, E).to(DType.F32).to(g.device());
+        Tensor d = f.mul(g.to(DType.F32)).mul(E / ((double) G * S)).expand(G, S, E).contiguous();
+        return d.reshape(shape).to(dtype);
+    }
+
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
         if (!ctx.needsInputGrad(0)) return new Tensor[] {null};
         int G = groups, S = perGroup, E = experts;
+        if (DeviceOps.onCuda(g)) return new Tensor[] {composedGrad(g, fractions, G, S, E, ctx.inputShape(0), ctx.inputDType(0))};
         double scale = g.item() * E / ((double) G * S);
         double[] d = new double[G * S * E];
         for (int gi = 0; gi < G; gi++) {

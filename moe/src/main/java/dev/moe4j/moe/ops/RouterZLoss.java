@@ -13,18 +13,20 @@ import dev.moe4j.tensor.Tensor;
  *   logits [..., E], N rows:   loss = (1/N) sum_rows logsumexp(row)^2
  *   d loss / d logits[row, e] = (2/N) * logsumexp(row) * softmax(row)[e]
  * </pre>
- * Computed in double (max subtracted inside the log-sum-exp).
+ * Computed in double (max subtracted inside the log-sum-exp); on a CUDA device with generic tensor
+ * ops ({@code logsumexp}, {@code softmax}) in F32.
  */
 public final class RouterZLoss extends Function {
     @Override
     protected Tensor forward(Context ctx, Tensor... in) {
         Tensor logits = in[0];
-        TensorArrays.requireCompute("router z-loss", "logits", logits);
+        DeviceOps.requireCompute("router z-loss", "logits", logits);
         if (logits.rank() < 1 || logits.size(-1) < 1 || logits.numel() == 0) {
             throw new IllegalArgumentException("router z-loss: logits must be [..., E] with E >= 1 and at least one row, got " + Shape.str(logits.shape()));
         }
         ctx.save(logits);
         int E = logits.size(-1), N = logits.numel() / E;
+        if (DeviceOps.onCuda(logits)) return composedLoss(logits, N, E);
         double[] l = logits.toDoubleArray();
         double sum = 0;
         for (int r = 0; r < N; r++) {
@@ -39,6 +41,7 @@ public final class RouterZLoss extends Function {
         if (!ctx.needsInputGrad(0)) return new Tensor[] {null};
         Tensor logits = ctx.saved(0);
         int E = logits.size(-1), N = logits.numel() / E;
+        if (DeviceOps.onCuda(g)) return new Tensor[] {composedGrad(logits, g, N, E)};
         double[] l = logits.toDoubleArray(), d = new double[l.length];
         double scale = 2 * g.item() / N;
         for (int r = 0; r < N; r++) {
@@ -47,6 +50,20 @@ public final class RouterZLoss extends Function {
         }
         Tensor out = TensorArrays.wrap(d, logits.shape());
         return new Tensor[] {logits.dtype() == DType.F64 ? out : out.to(logits.dtype())};
+    }
+
+    /** The loss from generic tensor ops on the logits' device, in F32: {@code mean of logsumexp^2}. */
+    static Tensor composedLoss(Tensor logits, int N, int E) {
+        Tensor lse = logits.to(DType.F32).reshape(N, E).logsumexp(1, false);
+        return lse.mul(lse).sum().mul(1.0 / N).to(logits.dtype());
+    }
+
+    /** dlogits from generic tensor ops on the logits' device: {@code g (2/N) lse softmax}. */
+    static Tensor composedGrad(Tensor logits, Tensor g, int N, int E) {
+        Tensor l = logits.to(DType.F32).reshape(N, E);
+        Tensor lse = l.logsumexp(1, true);                                               // [N, 1]
+        Tensor d = l.softmax(1).mul(lse).mul(g.to(DType.F32)).mul(2.0 / N);
+        return d.reshape(logits.shape()).to(logits.dtype());
     }
 
     static double logSumExp(double[] a, int off, int n) {

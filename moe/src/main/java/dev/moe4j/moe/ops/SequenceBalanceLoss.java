@@ -18,11 +18,17 @@ import dev.moe4j.tensor.Tensor;
  * </pre>
  * A perfectly balanced sequence gives 1. The ids are constants; the gradient flows into the scores:
  * {@code dL/ds[t, j] = (f_j - sum_i f_i s'[t, i]) / (B S Z_t)} with {@code Z_t = sum_i s[t, i]}.
+ *
+ * <p>On a CUDA device f (constants, from the host ids) is uploaded and the rest runs as generic tensor
+ * ops on the device, in F32.
  */
 public final class SequenceBalanceLoss extends Function {
     private final int[] expertIds;
     private final int k;
     private double[] f;   // [B, E]
+
+    /** f [B * E] of the last forward (the array itself). */
+    double[] fractions() { return f; }
 
     /**
      * @param expertIds [B * S * k] the experts chosen per token, in the token order of the scores
@@ -37,7 +43,7 @@ public final class SequenceBalanceLoss extends Function {
     @Override
     protected Tensor forward(Context ctx, Tensor... in) {
         Tensor scores = in[0];
-        TensorArrays.requireCompute("sequence balance loss", "scores", scores);
+        DeviceOps.requireCompute("sequence balance loss", "scores", scores);
         if (scores.rank() < 2 || scores.numel() == 0) {
             throw new IllegalArgumentException("sequence balance loss: scores must be [..., S, E] with tokens, got " + Shape.str(scores.shape()));
         }
@@ -59,6 +65,7 @@ public final class SequenceBalanceLoss extends Function {
                 }
             }
         }
+        if (DeviceOps.onCuda(scores)) return composedLoss(scores, f, B, S, E);
         double[] s = scores.toDoubleArray();
         double loss = 0;
         for (int b = 0; b < B; b++) {
@@ -72,11 +79,30 @@ public final class SequenceBalanceLoss extends Function {
         return Tensor.scalar(scores.dtype(), loss / B);
     }
 
+    /** The loss from generic tensor ops on the scores' device, in F32: {@code sum f * s / Z / (B S)}. */
+    static Tensor composedLoss(Tensor scores, double[] f, int B, int S, int E) {
+        Tensor fb = TensorArrays.wrap(f, B, 1, E).to(DType.F32).to(scores.device());
+        Tensor s = scores.to(DType.F32).reshape(B, S, E);
+        Tensor normalised = s.div(s.sum(2, true));                                     // s' [B, S, E]
+        return normalised.mul(fb).sum().mul(1.0 / ((double) B * S)).to(scores.dtype());
+    }
+
+    /** dscores from generic tensor ops on the scores' device: {@code g (f_j - sum_i f_i s'_i) / (B S Z)}. */
+    static Tensor composedGrad(Tensor scores, Tensor g, double[] f, int B, int S, int E) {
+        Tensor fb = TensorArrays.wrap(f, B, 1, E).to(DType.F32).to(scores.device());
+        Tensor s = scores.to(DType.F32).reshape(B, S, E);
+        Tensor z = s.sum(2, true);                                                      // Z [B, S, 1]
+        Tensor fs = s.div(z).mul(fb).sum(2, true);                                      // sum_i f_i s'[t, i]
+        Tensor d = fb.sub(fs).div(z).mul(g.to(DType.F32)).mul(1.0 / ((double) B * S));
+        return d.reshape(scores.shape()).to(scores.dtype());
+    }
+
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
         if (!ctx.needsInputGrad(0)) return new Tensor[] {null};
         Tensor scores = ctx.saved(0);
         int E = scores.size(-1), S = scores.size(-2), B = scores.numel() / (S * E);
+        if (DeviceOps.onCuda(g)) return new Tensor[] {composedGrad(scores, g, f, B, S, E)};
         double[] s = scores.toDoubleArray(), d = new double[s.length];
         double go = g.item();
         for (int b = 0; b < B; b++) {

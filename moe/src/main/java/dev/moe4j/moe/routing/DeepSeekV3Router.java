@@ -75,10 +75,8 @@ public final class DeepSeekV3Router extends Router {
         double[] b = biasValues(bias);
         Gate gate = new Gate(config(k, nGroup, topkGroup, normTopkProb, scalingFactor).withRejectNaN(failOnNaN), b);
         Tensor w = gate.apply(logits);
-        int[] ids = gate.ids();
-        var plan = Plans.build(ids, null, null, x.size(0), k, numExperts, Capacity.unlimited());
-        return new Routing("DeepSeek-V3 sigmoid top-" + k + " (groups " + topkGroup + "/" + nGroup + ")", plan, ids, null, w, logits,
-                gate.scores(), b, 0);
+        return tokenChoice("DeepSeek-V3 sigmoid top-" + k + " (groups " + topkGroup + "/" + nGroup + ")", gate, w, logits, b,
+                x.size(0), k, numExperts, Capacity.unlimited());
     }
 
     @Override

@@ -63,7 +63,7 @@ public final class ExpertChoiceRouter extends Router {
         int T = x.size(0), E = numExperts;
         Tensor logits = F.linear(x, weight, null);
         if (failOnNaN) {
-            double[] l = logits.toDoubleArray();
+            double[] l = logits.cpu().toDoubleArray();
             for (int i = 0; i < l.length; i++) {
                 if (Double.isNaN(l[i])) throw new IllegalArgumentException("router logit is NaN at token " + i / E + ", expert " + i % E);
             }
@@ -72,7 +72,7 @@ public final class ExpertChoiceRouter extends Router {
         int[] ids = new int[T * E];
         for (int t = 0; t < T; t++) for (int e = 0; e < E; e++) ids[t * E + e] = e;
         int c = tokensPerExpert(T);
-        var plan = Plans.build(ids, null, probs.toDoubleArray(), T, E, E, Capacity.fixed(c, DropPolicy.BY_SCORE, 0));
+        var plan = Plans.build(ids, null, probs.cpu().toDoubleArray(), T, E, E, Capacity.fixed(c, DropPolicy.BY_SCORE, 0));
         return new Routing("expert choice (" + c + " tokens per expert)", plan, ids, null, probs, logits, probs.detach(), null, 0);
     }
 

@@ -58,7 +58,7 @@ public final class HashRouter extends Router {
         int[] ids = new int[T];
         for (int t = 0; t < T; t++) ids[t] = expertOf(tokenIds[t]);
         var plan = Plans.build(ids, null, null, T, 1, numExperts, capacity);
-        return new Routing("hash", plan, ids, null, Tensor.ones(x.dtype(), T, 1), null, null, null, 0);
+        return new Routing("hash", plan, ids, null, Tensor.ones(x.dtype(), T, 1).to(x.device()), null, null, null, 0);
     }
 
     @Override

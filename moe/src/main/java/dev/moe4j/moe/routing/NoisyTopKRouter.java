@@ -71,14 +71,12 @@ public final class NoisyTopKRouter extends Router {
             Tensor std = new Softplus().apply(F.linear(x, noiseWeight, null));
             double[] eps = new double[x.size(0) * numExperts];
             for (int i = 0; i < eps.length; i++) eps[i] = noise.nextGaussian();
-            h = F.add(h, F.mul(std, TensorArrays.wrap(eps, x.size(0), numExperts).to(x.dtype())));
+            h = F.add(h, F.mul(std, TensorArrays.wrap(eps, x.size(0), numExperts).to(x.dtype()).to(x.device())));
         }
         Gate gate = new Gate(GatingConfig.softmaxTopK(k, true).withRejectNaN(failOnNaN), null);
         Tensor w = gate.apply(h);
-        int[] ids = gate.ids();
-        var plan = Plans.build(ids, null, capacity.isUnlimited() ? null : w.toDoubleArray(), x.size(0), k, numExperts, capacity);
-        return new Routing("noisy top-" + k + (isTraining() ? " (training, noise on)" : " (eval, no noise)"), plan, ids, null, w, h,
-                gate.scores(), null, 0);
+        return tokenChoice("noisy top-" + k + (isTraining() ? " (training, noise on)" : " (eval, no noise)"), gate, w, h, null,
+                x.size(0), k, numExperts, capacity);
     }
 
     @Override

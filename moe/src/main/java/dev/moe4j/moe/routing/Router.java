@@ -1,7 +1,11 @@
 package dev.moe4j.moe.routing;
 
 import dev.moe4j.autograd.nn.Module;
+import dev.moe4j.kernels.cpu.moe.DropPolicy;
+import dev.moe4j.kernels.cpu.moe.RoutingPlan;
 import dev.moe4j.moe.Routing;
+import dev.moe4j.moe.ops.DevicePlan;
+import dev.moe4j.moe.ops.Gate;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -89,8 +93,43 @@ public abstract class Router extends Module {
         if (k > numExperts) throw new IllegalArgumentException("k = " + k + " exceeds the number of experts E = " + numExperts);
     }
 
-    /** The bias buffer's values as doubles, or null. */
+    /** The bias buffer's values as doubles (downloaded from a device), or null. */
     protected static double[] biasValues(Tensor bias) {
-        return bias == null ? null : bias.toDoubleArray();
+        return bias == null ? null : bias.cpu().toDoubleArray();
+    }
+
+    /**
+     * The routing of a token-choice {@link Gate} that has run on {@code logits}, with its plan under
+     * {@code capacity}. After a gate on a CUDA device, the plan is built there from the device ids
+     * when the capacity rule is one the plan kernels apply (no limit, or one group of tokens dropping by
+     * position); otherwise (and on the CPU) the ids, and the weights when dropping by score, come to
+     * the host and {@link Plans#build} makes the plan, which the layer uploads when it needs it.
+     *
+     * @param name     the router's name, for printing
+     * @param gate     the gate after {@code gate.apply(logits)}
+     * @param weights  [T, k] the gate's output
+     * @param logits   [T, E] router logits
+     * @param bias     [E] selection bias or null
+     * @param T        tokens
+     * @param k        slots per token
+     * @param E        experts
+     * @param capacity the capacity rule
+     */
+    protected static Routing tokenChoice(String name, Gate gate, Tensor weights, Tensor logits, double[] bias, int T, int k, int E,
+                                         Capacity capacity) {
+        Tensor deviceIds = gate.deviceIds();
+        if (deviceIds != null && devicePlanFits(capacity, T)) {
+            int c = capacity.isUnlimited() ? RoutingPlan.UNLIMITED : capacity.perExpert(T, k, E);
+            return new Routing(name, DevicePlan.build(deviceIds, E, c), deviceIds, weights, logits, gate.scores(), bias);
+        }
+        int[] ids = gate.ids();
+        var plan = Plans.build(ids, null, capacity.isUnlimited() ? null : weights.cpu().toDoubleArray(), T, k, E, capacity);
+        return new Routing(name, plan, ids, null, weights, logits, gate.scores(), bias, 0);
+    }
+
+    /** Whether the device plan kernels apply {@code capacity} to T tokens: no limit, or by position over one group. */
+    static boolean devicePlanFits(Capacity capacity, int T) {
+        if (capacity.isUnlimited()) return true;
+        return capacity.policy() == DropPolicy.BY_POSITION && (capacity.groupSize() == 0 || capacity.groupSize() >= T);
     }
 }

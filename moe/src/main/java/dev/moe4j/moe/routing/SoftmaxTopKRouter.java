@@ -70,10 +70,8 @@ public final class SoftmaxTopKRouter extends Router {
         Tensor logits = F.linear(x, weight, null);
         Gate gate = new Gate(GatingConfig.softmaxTopK(k, renormalize).withRejectNaN(failOnNaN), biasValues(bias));
         Tensor w = gate.apply(logits);
-        int[] ids = gate.ids();
-        var plan = Plans.build(ids, null, capacity.isUnlimited() ? null : w.toDoubleArray(), x.size(0), k, numExperts, capacity);
-        return new Routing(renormalize ? "softmax top-" + k + " (renormalised)" : "softmax top-" + k, plan, ids, null, w, logits,
-                gate.scores(), biasValues(bias), 0);
+        return tokenChoice(renormalize ? "softmax top-" + k + " (renormalised)" : "softmax top-" + k, gate, w, logits,
+                biasValues(bias), x.size(0), k, numExperts, capacity);
     }
 
     @Override

@@ -69,14 +69,12 @@ public final class SwitchRouter extends Router {
         if (isTraining() && jitter > 0) {
             double[] u = new double[x.numel()];
             for (int i = 0; i < u.length; i++) u[i] = 1 - jitter + 2 * jitter * noise.nextDouble();
-            in = F.mul(x, TensorArrays.wrap(u, x.shape()).to(x.dtype()));
+            in = F.mul(x, TensorArrays.wrap(u, x.shape()).to(x.dtype()).to(x.device()));
         }
         Tensor logits = classifier.forward(in);
         Gate gate = new Gate(GatingConfig.softmaxTopK(1, false).withRejectNaN(failOnNaN), null);
         Tensor w = gate.apply(logits);
-        int[] ids = gate.ids();
-        var plan = Plans.build(ids, null, capacity.isUnlimited() ? null : w.toDoubleArray(), x.size(0), 1, numExperts, capacity);
-        return new Routing("switch top-1", plan, ids, null, w, logits, gate.scores(), null, 0);
+        return tokenChoice("switch top-1", gate, w, logits, null, x.size(0), 1, numExperts, capacity);
     }
 
     @Override

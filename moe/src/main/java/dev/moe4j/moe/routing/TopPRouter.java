@@ -59,7 +59,7 @@ public final class TopPRouter extends Router {
         Gate gate = new Gate(GatingConfig.softmaxTopK(k, false).withRejectNaN(failOnNaN), null);
         Tensor w = gate.apply(logits);
         int[] ids = gate.ids();
-        double[] p = w.toDoubleArray();
+        double[] p = w.cpu().toDoubleArray();
         boolean[] selected = new boolean[T * k];
         for (int t = 0; t < T; t++) {
             double cumulative = 0;

@@ -157,25 +157,38 @@ public final class CudaMoe {
 
     /** {@code dx [R, K] = dy [R, N] * w_e^T} per expert row range. */
     public static Tensor groupedGemmBackwardInput(DeviceRoutingPlan plan, Tensor dy, Tensor w, Layout layout) {
+        return groupedGemmBackwardInput(plan.offsets(), plan.numExperts(), dy, w, layout);
+    }
+
+    /** {@code dx [M, K] = dy [M, N] * w_g^T} per group of rows given by {@code offsets} [G + 1] (device ints). */
+    public static Tensor groupedGemmBackwardInput(DeviceBuffer offsets, int groups, Tensor dy, Tensor w, Layout layout) {
         Devices.requireSame("grouped GEMM backward", dy, w);
-        int[] kn = weightDims(w, plan.numExperts(), layout);
+        int[] kn = weightDims(w, groups, layout);
         requireShape("dy", dy, w.dtype(), dy.size(0), kn[1]);
         Tensor dx = CudaTensors.empty(dy.dtype(), dy.device().index(), dy.size(0), kn[0]);
         if (dy.size(0) > 0 && kn[0] > 0 && kn[1] == 0) storageOf(dx).zero();
-        else CudaGroupedGemm.backwardInput(type(dy), plan.offsets(), plan.numExperts(), dy.size(0), kn[0], kn[1], 1f, buf(dy), buf(w), layout, 0f, buf(dx));
+        else CudaGroupedGemm.backwardInput(type(dy), offsets, groups, dy.size(0), kn[0], kn[1], 1f, buf(dy), buf(w), layout, 0f, buf(dx));
         return dx;
     }
 
     /** {@code dw_e = x_e^T dy_e} per expert, in the layout of {@code w} ([E, K, N] or [E, N, K]); empty experts get zeros. */
     public static Tensor groupedGemmBackwardWeight(DeviceRoutingPlan plan, Tensor x, Tensor dy, Layout layout) {
+        return groupedGemmBackwardWeight(plan.offsets(), plan.numExperts(), x, dy, layout);
+    }
+
+    /**
+     * {@code dw_g = x_g^T dy_g} per group of rows given by {@code offsets} [G + 1] (device ints), in the
+     * layout of the weights ([G, K, N] or [G, N, K]); empty groups get zeros.
+     */
+    public static Tensor groupedGemmBackwardWeight(DeviceBuffer offsets, int groups, Tensor x, Tensor dy, Layout layout) {
         Devices.requireSame("grouped GEMM backward", x, dy);
         require2d("x", x, null);
         require2d("dy", dy, x.dtype());
         if (x.size(0) != dy.size(0)) throw new IllegalArgumentException("x " + Shape.str(x.shape()) + " and dy " + Shape.str(dy.shape()) + " differ in rows");
-        int E = plan.numExperts(), K = x.size(1), N = dy.size(1);
+        int E = groups, K = x.size(1), N = dy.size(1);
         Tensor dw = layout == Layout.KN ? CudaTensors.empty(x.dtype(), x.device().index(), E, K, N)
                                         : CudaTensors.empty(x.dtype(), x.device().index(), E, N, K);
-        CudaGroupedGemm.backwardWeight(type(x), plan.offsets(), E, x.size(0), K, N, 1f, buf(x), buf(dy), 0f, buf(dw), layout);
+        CudaGroupedGemm.backwardWeight(type(x), offsets, E, x.size(0), K, N, 1f, buf(x), buf(dy), 0f, buf(dw), layout);
         return dw;
     }
 
