@@ -19,7 +19,7 @@ public final class Abs extends Function {
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
         Tensor x = ctx.saved(0);
-        Tensor zero = Tensor.scalar(x.dtype(), 0);
+        Tensor zero = Tensor.full(x.dtype(), x.device(), 0);
         Tensor sign = x.gt(zero).to(g.dtype()).sub(x.lt(zero).to(g.dtype()));
         return new Tensor[] {g.mul(sign)};
     }

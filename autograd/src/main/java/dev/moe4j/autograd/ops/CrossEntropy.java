@@ -85,7 +85,7 @@ public final class CrossEntropy extends Function {
     protected Tensor[] backward(Context ctx, Tensor g) {
         Tensor logp = ctx.saved(0), index = ctx.saved(1), mask = ctx.saved(2);
         int n = logp.size(0), c = logp.size(1);
-        Tensor onehot = Tensor.zeros(logp.dtype(), n, c).scatterAdd(1, index, Tensor.ones(logp.dtype(), n, 1));
+        Tensor onehot = Tensor.zeros(logp.dtype(), logp.device(), n, c).scatterAdd(1, index, Tensor.ones(logp.dtype(), logp.device(), n, 1));
         Tensor d = logp.exp().sub(onehot.mul(1 - labelSmoothing));
         if (labelSmoothing != 0) d = d.sub(labelSmoothing / c);
         Tensor weight = switch (reduction) {

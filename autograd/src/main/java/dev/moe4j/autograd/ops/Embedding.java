@@ -32,7 +32,7 @@ public final class Embedding extends Function {
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
         int[] wShape = ctx.inputShape(1);
-        Tensor gw = Tensor.zeros(g.dtype(), wShape).indexAdd(0, ctx.saved(0), g.reshape(-1, wShape[1]));
+        Tensor gw = Tensor.zeros(g.dtype(), g.device(), wShape).indexAdd(0, ctx.saved(0), g.reshape(-1, wShape[1]));
         return new Tensor[] {null, gw};
     }
 }

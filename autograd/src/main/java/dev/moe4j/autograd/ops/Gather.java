@@ -24,7 +24,7 @@ public final class Gather extends Function {
 
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
-        Tensor gx = Tensor.zeros(g.dtype(), ctx.inputShape(0)).scatterAdd(dim, ctx.saved(0), g.contiguous());
+        Tensor gx = Tensor.zeros(g.dtype(), g.device(), ctx.inputShape(0)).scatterAdd(dim, ctx.saved(0), g.contiguous());
         return new Tensor[] {gx, null};
     }
 }

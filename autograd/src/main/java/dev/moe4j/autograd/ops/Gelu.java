@@ -24,10 +24,10 @@ public final class Gelu extends Function {
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
         Tensor x = ctx.saved(0), y = ctx.saved(1);
-        Tensor zero = Tensor.scalar(x.dtype(), 0);
+        Tensor zero = Tensor.full(x.dtype(), x.device(), 0);
         Tensor isZero = x.eq(zero);
-        Tensor safeX = Tensor.where(isZero, Tensor.scalar(x.dtype(), 1), x);
-        Tensor cdf = Tensor.where(isZero, Tensor.scalar(x.dtype(), 0.5), y.div(safeX));
+        Tensor safeX = Tensor.where(isZero, Tensor.full(x.dtype(), x.device(), 1), x);
+        Tensor cdf = Tensor.where(isZero, Tensor.full(x.dtype(), x.device(), 0.5), y.div(safeX));
         Tensor pdf = x.mul(x).mul(-0.5).exp().mul(INV_SQRT_2PI);
         return new Tensor[] {g.mul(cdf.add(x.mul(pdf)))};
     }

@@ -25,7 +25,7 @@ public final class IndexSelect extends Function {
 
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
-        Tensor gx = Tensor.zeros(g.dtype(), ctx.inputShape(0)).indexAdd(dim, ctx.saved(0), g);
+        Tensor gx = Tensor.zeros(g.dtype(), g.device(), ctx.inputShape(0)).indexAdd(dim, ctx.saved(0), g);
         return new Tensor[] {gx, null};
     }
 }

@@ -42,6 +42,6 @@ public final class MaxDim extends Function {
     protected Tensor[] backward(Context ctx, Tensor g) {
         Tensor index = ctx.saved(0);
         Tensor gKeep = g.reshape(index.shape());
-        return new Tensor[] {Tensor.zeros(g.dtype(), ctx.inputShape(0)).scatterAdd(dim, index, gKeep)};
+        return new Tensor[] {Tensor.zeros(g.dtype(), g.device(), ctx.inputShape(0)).scatterAdd(dim, index, gKeep)};
     }
 }

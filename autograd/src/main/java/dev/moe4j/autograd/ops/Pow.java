@@ -26,8 +26,8 @@ public final class Pow extends Function {
             ga = Broadcasting.sumTo(g.mul(b).mul(a.pow(b.sub(1.0))), ctx.inputShape(0));
         }
         if (ctx.needsInputGrad(1)) {
-            Tensor zero = Tensor.scalar(a.dtype(), 0);
-            Tensor safeLog = Tensor.where(a.eq(zero), Tensor.scalar(a.dtype(), 1), a).log();
+            Tensor zero = Tensor.full(a.dtype(), a.device(), 0);
+            Tensor safeLog = Tensor.where(a.eq(zero), Tensor.full(a.dtype(), a.device(), 1), a).log();
             gb = Broadcasting.sumTo(g.mul(ctx.saved(2)).mul(safeLog), ctx.inputShape(1));
         }
         return new Tensor[] {ga, gb};

@@ -20,6 +20,6 @@ public final class Relu extends Function {
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
         Tensor y = ctx.saved(0);
-        return new Tensor[] {g.maskedFill(y.le(Tensor.scalar(y.dtype(), 0)), 0.0)};
+        return new Tensor[] {g.maskedFill(y.le(Tensor.full(y.dtype(), y.device(), 0)), 0.0)};
     }
 }

@@ -33,7 +33,7 @@ public final class ScatterAdd extends Function {
             if (java.util.Arrays.equals(srcShape, index.shape())) {
                 gsrc = picked;
             } else {
-                gsrc = Tensor.zeros(g.dtype(), srcShape);
+                gsrc = Tensor.zeros(g.dtype(), g.device(), srcShape);
                 Tensor region = gsrc;
                 for (int d = 0; d < srcShape.length; d++) region = region.narrow(d, 0, index.size(d));
                 region.copyFrom(picked);

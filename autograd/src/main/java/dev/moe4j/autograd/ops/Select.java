@@ -23,7 +23,7 @@ public final class Select extends Function {
 
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
-        Tensor gx = Tensor.zeros(g.dtype(), ctx.inputShape(0));
+        Tensor gx = Tensor.zeros(g.dtype(), g.device(), ctx.inputShape(0));
         gx.select(dim, index).copyFrom(g);
         return new Tensor[] {gx};
     }

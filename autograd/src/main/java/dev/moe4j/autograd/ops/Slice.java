@@ -27,7 +27,7 @@ public final class Slice extends Function {
 
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
-        Tensor gx = Tensor.zeros(g.dtype(), ctx.inputShape(0));
+        Tensor gx = Tensor.zeros(g.dtype(), g.device(), ctx.inputShape(0));
         gx.slice(dim, start, end, step).copyFrom(g);
         return new Tensor[] {gx};
     }

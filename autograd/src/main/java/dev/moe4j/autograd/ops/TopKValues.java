@@ -41,6 +41,6 @@ public final class TopKValues extends Function {
 
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
-        return new Tensor[] {Tensor.zeros(g.dtype(), ctx.inputShape(0)).scatterAdd(dim, ctx.saved(0), g.contiguous())};
+        return new Tensor[] {Tensor.zeros(g.dtype(), g.device(), ctx.inputShape(0)).scatterAdd(dim, ctx.saved(0), g.contiguous())};
     }
 }

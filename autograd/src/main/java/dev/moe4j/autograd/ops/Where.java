@@ -20,7 +20,7 @@ public final class Where extends Function {
     @Override
     protected Tensor[] backward(Context ctx, Tensor g) {
         Tensor cond = ctx.saved(0);
-        Tensor zero = Tensor.scalar(g.dtype(), 0);
+        Tensor zero = Tensor.full(g.dtype(), g.device(), 0);
         return new Tensor[] {
             null,
             ctx.needsInputGrad(1) ? Broadcasting.sumTo(Tensor.where(cond, g, zero), ctx.inputShape(1)) : null,
