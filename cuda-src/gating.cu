@@ -43,6 +43,24 @@
 //       kept-group mask. Lane j ends holding slot j (k <= 32) and writes it. The histogram goes to a
 //       shared-memory array first (E ints of dynamic shared memory), then one global atomicAdd per
 //       non-zero bin per block: integer sums, so the result is exact and run-to-run identical.
+//   v3  one warp per token in one launch, the histogram included (nothing to clear before it, no other
+//       launch beside it). Blocks of 8 warps; a warp takes tokens w, w + W, w + 2W, ... (W warps in the
+//       grid, at most 4 blocks per SM) and loads the next token's row while it works on this one. Lane l
+//       holds experts e = (c*32 + l)*V + q (chunk c < EPL/V, q < V) in registers, read with V-wide
+//       vector loads (V = 4, 2 or 1: 16-, 8- or 4-byte loads, as E and the buffers' alignment allow).
+//       Selection scores become order keys: an unsigned int per expert whose unsigned order is the
+//       order of ranks_before with the index left out (NaN highest, -0 = +0, 0 = no candidate), so a
+//       top-k round is a lane-local max over the untaken keys, one __reduce_max_sync for the best key and
+//       one __reduce_min_sync for the lowest expert holding it: ties go to the lower id, as on the CPU.
+//       The row max of softmax is a __reduce_max_sync of the logits' keys too. Group scores: per group a
+//       lane-local best two keys, a __reduce_max_sync for the best and a ballot telling whether it is
+//       held twice, else a second reduction for the runner-up. Lane j ends holding slot j's id; its
+//       score comes over EPL shuffles and the denominator is summed in slot order from eps.
+//       Histogram: a shared-memory histogram per block, added into an accumulator acc[E] in global
+//       memory with one atomicAdd per non-zero bin and block (integer sums: exact, in any order); the
+//       last block to finish (a ticket counter) moves acc into counts and leaves acc and the ticket at
+//       zero for the next launch. acc and the ticket live in a per-device workspace that the launcher
+//       zeroes once when it creates it.
 //   backward_v1 one thread per token; backward_v2 one warp per token, same lane layout as forward v2.
 #include "common.cuh"
 #include <math.h>
@@ -398,3 +416,269 @@ GATING_BACKWARD_V2(2)
 GATING_BACKWARD_V2(4)
 GATING_BACKWARD_V2(8)
 GATING_BACKWARD_V2(16)
+
+// ------------------------------------------------------------------------------------------------
+// v3: one warp per token, vector loads, order keys and warp reductions, histogram in the same launch
+// ------------------------------------------------------------------------------------------------
+
+#define GATING_V3_WARPS 8
+// at least two blocks per SM: 128 registers per thread at most (ptxas spills some variants without the hint)
+#define GATING_V3_MIN_BLOCKS 2
+
+// The order key of a value: a > b (or a NaN and b not) iff key(a) > key(b) as unsigned ints; -0 and +0
+// share a key; every NaN gets the highest key. Keys of numbers are never 0 (the smallest, -inf's, is
+// 0x007fffff), so 0 marks "no candidate".
+__device__ __forceinline__ unsigned order_key(float v) {
+    if (v != v) return 0xffffffffu;
+    unsigned b = __float_as_uint(v == 0.0f ? 0.0f : v);
+    return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+
+// The value of a key (a NaN for the NaN key, +0 for the zero key).
+__device__ __forceinline__ float key_value(unsigned key) {
+    if (key == 0xffffffffu) return __uint_as_float(0x7fc00000u);
+    return __uint_as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
+}
+
+// Expert of register r of this lane: chunk r / V, element r % V.
+template <int V>
+__device__ __forceinline__ int v3_expert(int r, int lane) { return ((r / V) * 32 + lane) * V + (r % V); }
+
+// Lane and register that hold expert e.
+template <int V>
+__device__ __forceinline__ int v3_lane(int e) { return (e / V) & 31; }
+template <int V>
+__device__ __forceinline__ int v3_reg(int e) { return (e / (32 * V)) * V + (e % V); }
+
+// Loads this lane's experts of a row (V-wide vectors; the row start must be 4V-byte aligned when V > 1,
+// and E a multiple of V). Registers past E are left as they are.
+template <int EPL, int V>
+__device__ __forceinline__ void v3_load(const float *__restrict__ row, int E, int lane, float (&x)[EPL]) {
+#pragma unroll
+    for (int c = 0; c < EPL / V; c++) {
+        int e0 = (c * 32 + lane) * V;
+        if (e0 < E) {
+            if (V == 4) {
+                float4 q = __ldg(reinterpret_cast<const float4 *>(row + e0));
+                x[c * V] = q.x; x[c * V + 1] = q.y; x[c * V + 2] = q.z; x[c * V + 3] = q.w;
+            } else if (V == 2) {
+                float2 q = __ldg(reinterpret_cast<const float2 *>(row + e0));
+                x[c * V] = q.x; x[c * V + 1] = q.y;
+            } else {
+                x[c * V] = __ldg(row + e0);
+            }
+        }
+    }
+}
+
+template <int EPL, int V>
+__device__ __forceinline__ void v3_store(float *__restrict__ row, int E, int lane, const float (&x)[EPL]) {
+#pragma unroll
+    for (int c = 0; c < EPL / V; c++) {
+        int e0 = (c * 32 + lane) * V;
+        if (e0 < E) {
+            if (V == 4) {
+                *reinterpret_cast<float4 *>(row + e0) = make_float4(x[c * V], x[c * V + 1], x[c * V + 2], x[c * V + 3]);
+            } else if (V == 2) {
+                *reinterpret_cast<float2 *>(row + e0) = make_float2(x[c * V], x[c * V + 1]);
+            } else {
+                row[e0] = x[c * V];
+            }
+        }
+    }
+}
+
+// One token on one warp: x holds the token's logits (this lane's experts) on entry.
+template <int EPL, int V>
+__device__ __forceinline__ void gating_v3_token(
+        float (&x)[EPL], const float *__restrict__ bias, float *__restrict__ scores, float *__restrict__ weights,
+        int *__restrict__ ids, int *__restrict__ nan_token, int *hist, const int (&grp)[EPL], int t, int E, int k,
+        int flags, int n_group, int topk_group, unsigned masked_key, float eps, float scale) {
+    const int lane = threadIdx.x & 31;
+    const bool softmax = flags & 1, group_max = flags & 2, renormalize = flags & 4, check_nan = flags & 8;
+
+    // 1. scores, in place of the logits
+    if (check_nan) {
+        bool has_nan = false;
+#pragma unroll
+        for (int r = 0; r < EPL; r++) has_nan |= v3_expert<V>(r, lane) < E && x[r] != x[r];
+        if (__any_sync(MOE4J_FULL_MASK, has_nan) && lane == 0) atomicMin(nan_token, t);
+    }
+    if (softmax) {
+        unsigned mk = 0;
+#pragma unroll
+        for (int r = 0; r < EPL; r++) if (v3_expert<V>(r, lane) < E) mk = max(mk, order_key(x[r]));
+        float m = key_value(__reduce_max_sync(MOE4J_FULL_MASK, mk));
+        float sum = 0.0f;
+#pragma unroll
+        for (int r = 0; r < EPL; r++) {
+            x[r] = v3_expert<V>(r, lane) < E ? expf(x[r] - m) : 0.0f;
+            sum += x[r];
+        }
+        sum = warp_sum(sum);
+#pragma unroll
+        for (int r = 0; r < EPL; r++) x[r] = x[r] / sum;
+    } else {
+#pragma unroll
+        for (int r = 0; r < EPL; r++) x[r] = 1.0f / (1.0f + expf(-x[r]));
+    }
+    if (scores) v3_store<EPL, V>(scores + (size_t)t * E, E, lane, x);
+
+    // 2. selection keys (0: no expert here)
+    unsigned key[EPL];
+#pragma unroll
+    for (int r = 0; r < EPL; r++) {
+        int e = v3_expert<V>(r, lane);
+        key[r] = e < E ? order_key(x[r] + (bias ? __ldg(bias + e) : 0.0f)) : 0u;
+    }
+
+    // 3. group limit
+    if (n_group > 1) {
+        float my_group_score = 0.0f;
+        for (int g = 0; g < n_group; g++) {
+            unsigned b1 = 0, b2 = 0;                     // this lane's best two keys in group g
+#pragma unroll
+            for (int r = 0; r < EPL; r++) {
+                if (grp[r] == g) {
+                    if (key[r] > b1) { b2 = b1; b1 = key[r]; }
+                    else if (key[r] > b2) b2 = key[r];
+                }
+            }
+            unsigned m1 = __reduce_max_sync(MOE4J_FULL_MASK, b1);
+            float gsc = key_value(m1);
+            if (!group_max) {
+                // the runner-up: m1 again when two lanes hold it, else the best of the others' firsts and
+                // the holder's second
+                unsigned holders = __ballot_sync(MOE4J_FULL_MASK, b1 == m1);
+                unsigned m2 = __popc(holders) > 1 ? m1 : __reduce_max_sync(MOE4J_FULL_MASK, b1 == m1 ? b2 : b1);
+                gsc = gsc + key_value(m2);
+            }
+            if (lane == g) my_group_score = gsc;
+        }
+        unsigned gk = order_key(my_group_score);
+        int rank = 0;
+        for (int h = 0; h < n_group; h++) {
+            unsigned hk = __shfl_sync(MOE4J_FULL_MASK, gk, h);
+            rank += hk > gk || (hk == gk && h < lane);
+        }
+        unsigned kept = __ballot_sync(MOE4J_FULL_MASK, lane < n_group && rank < topk_group);
+#pragma unroll
+        for (int r = 0; r < EPL; r++) {
+            if (grp[r] >= 0 && !((kept >> grp[r]) & 1u)) key[r] = masked_key;
+        }
+    }
+
+    // 4. top-k: k rounds of (best key, lowest expert holding it); lane j keeps slot j
+    unsigned my_id = 0;
+    for (int j = 0; j < k; j++) {
+        unsigned bk = 0;
+        int br = 0;
+#pragma unroll
+        for (int r = 0; r < EPL; r++) {
+            if (key[r] > bk) { bk = key[r]; br = r; }    // registers in rising expert order: ties keep the lower
+        }
+        unsigned best = __reduce_max_sync(MOE4J_FULL_MASK, bk);
+        unsigned w = __reduce_min_sync(MOE4J_FULL_MASK, bk == best ? (unsigned)v3_expert<V>(br, lane) : 0xffffffffu);
+        if (lane == j) my_id = w;
+        bool mine = v3_lane<V>((int)w) == lane;
+        int wr = v3_reg<V>((int)w);
+#pragma unroll
+        for (int r = 0; r < EPL; r++) if (mine && r == wr) key[r] = 0u;
+    }
+
+    // 5. weights: slot j's score from its owner, the denominator in slot order
+    int src = v3_lane<V>((int)my_id), sr = v3_reg<V>((int)my_id);
+    float p = 0.0f;
+#pragma unroll
+    for (int r = 0; r < EPL; r++) {
+        float v = __shfl_sync(MOE4J_FULL_MASK, x[r], src);
+        if (r == sr) p = v;
+    }
+    float denom = eps;
+    for (int j = 0; j < k; j++) denom += __shfl_sync(MOE4J_FULL_MASK, p, j);
+    if (lane < k) {
+        weights[(size_t)t * k + lane] = (renormalize ? p / denom : p) * scale;
+        ids[(size_t)t * k + lane] = (int)my_id;
+        atomicAdd(&hist[my_id], 1);
+    }
+}
+
+// flags: 1 softmax (else sigmoid), 2 group score = max (else sum of the best two), 4 renormalize,
+// 8 check for NaN logits. workspace: [0] ticket, [1, 1 + E) accumulator; zero on entry, left zero.
+template <int EPL, int V>
+__device__ __forceinline__ void gating_forward_v3_body(
+        const float *__restrict__ logits, const float *__restrict__ bias, float *__restrict__ scores,
+        float *__restrict__ weights, int *__restrict__ ids, int *__restrict__ counts, int *__restrict__ workspace,
+        int *__restrict__ nan_token, int T, int E, int k, int flags, int n_group, int topk_group, float masked_score,
+        float eps, float scale) {
+    extern __shared__ int hist[];                        // [E]
+    __shared__ bool last_block;
+    const int lane = threadIdx.x & 31;
+    for (int e = threadIdx.x; e < E; e += blockDim.x) hist[e] = 0;
+    __syncthreads();
+
+    int grp[EPL];                                        // group of each register's expert, -1 past E
+    const int gs = E / max(n_group, 1);
+#pragma unroll
+    for (int r = 0; r < EPL; r++) {
+        int e = v3_expert<V>(r, lane);
+        grp[r] = e < E ? (n_group > 1 ? e / gs : 0) : -1;
+    }
+    const unsigned masked_key = order_key(masked_score);
+
+    const int stride = gridDim.x * GATING_V3_WARPS;
+    int t = blockIdx.x * GATING_V3_WARPS + (threadIdx.x >> 5);
+    float next[EPL];
+#pragma unroll
+    for (int r = 0; r < EPL; r++) next[r] = 0.0f;
+    if (t < T) v3_load<EPL, V>(logits + (size_t)t * E, E, lane, next);
+    for (; t < T; t += stride) {                         // t is the same on every lane of a warp
+        float x[EPL];
+#pragma unroll
+        for (int r = 0; r < EPL; r++) x[r] = next[r];
+        if (t + stride < T) v3_load<EPL, V>(logits + (size_t)(t + stride) * E, E, lane, next);
+        gating_v3_token<EPL, V>(x, bias, scores, weights, ids, nan_token, hist, grp, t, E, k, flags, n_group,
+                                topk_group, masked_key, eps, scale);
+    }
+
+    // histogram: block -> accumulator; the last block moves the accumulator into counts
+    __syncthreads();
+    int *ticket = workspace, *acc = workspace + 1;
+    for (int e = threadIdx.x; e < E; e += blockDim.x) {
+        int h = hist[e];
+        if (h) atomicAdd(&acc[e], h);
+    }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last_block = atomicAdd(ticket, 1) == (int)gridDim.x - 1;
+    __syncthreads();
+    if (last_block) {
+        __threadfence();
+        for (int e = threadIdx.x; e < E; e += blockDim.x) counts[e] = atomicExch(&acc[e], 0);
+        if (threadIdx.x == 0) atomicExch(ticket, 0);
+    }
+}
+
+#define GATING_FORWARD_V3(EPL, V)                                                                            \
+    extern "C" __global__ void __launch_bounds__(GATING_V3_WARPS * 32, GATING_V3_MIN_BLOCKS) moe_gating_forward_v3_e##EPL##_v##V(  \
+            const float *__restrict__ logits, const float *__restrict__ bias, float *__restrict__ scores,    \
+            float *__restrict__ weights, int *__restrict__ ids, int *__restrict__ counts,                    \
+            int *__restrict__ workspace, int *__restrict__ nan_token, int T, int E, int k, int flags,        \
+            int n_group, int topk_group, float masked_score, float eps, float scale) {                       \
+        gating_forward_v3_body<EPL, V>(logits, bias, scores, weights, ids, counts, workspace, nan_token, T,  \
+                                       E, k, flags, n_group, topk_group, masked_score, eps, scale);          \
+    }
+
+// One entry point per (registers per lane, vector width): E <= 32 * EPL, V <= EPL.
+GATING_FORWARD_V3(1, 1)
+GATING_FORWARD_V3(2, 1)
+GATING_FORWARD_V3(2, 2)
+GATING_FORWARD_V3(4, 1)
+GATING_FORWARD_V3(4, 2)
+GATING_FORWARD_V3(4, 4)
+GATING_FORWARD_V3(8, 1)
+GATING_FORWARD_V3(8, 2)
+GATING_FORWARD_V3(8, 4)
+GATING_FORWARD_V3(16, 1)
+GATING_FORWARD_V3(16, 2)
+GATING_FORWARD_V3(16, 4)

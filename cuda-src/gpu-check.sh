@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One call on the GPU machine: every test tagged "gpu", then the MoE benchmark; logs under $OUT.
+# One call on the GPU machine: every test tagged "gpu", then the MoE benchmark; logs and the
+# benchmark's HTML report (gpu-report.html) under $OUT.
 #
 #   here:   cuda-src/prepare-gpu.sh   (build, ../shared/gpu/prepare.sh, trim to fit the carry limit)
 #   device: command "bash cuda-src/gpu-check.sh", carry [".gpu"], timeout ~540 s
@@ -14,7 +15,7 @@ start=$(date +%s)
 timeout 240 bash .gpu/run tests > "$out/tests.log" 2>&1
 echo "gpu tests: exit $? in $(( $(date +%s) - start )) s"
 start=$(date +%s)
-timeout 280 bash .gpu/run java dev.moe4j.bench.GpuMoeBenchmark > "$out/bench.log" 2>&1
+timeout 280 bash .gpu/run java dev.moe4j.bench.GpuMoeBenchmark --report "$out/gpu-report.html" > "$out/bench.log" 2>&1
 echo "benchmark: exit $? in $(( $(date +%s) - start )) s"
 echo "---- SASS of grouped GEMM v4 (sm_90a)"
 cat "$out/sass.txt"

@@ -34,6 +34,22 @@
 //   4. moe_routing_dropped (only under a capacity): ordered compaction of the dropped pairs, one block
 //      per chunk, the chunk's start found by summing the earlier chunks' dropped counts.
 //
+// Capacity by score (an expert over capacity C keeps its C pairs of highest gate weight, equal weights
+// by pair order, the kept pairs in pair order in its rows; the CPU's RoutingPlan under BY_SCORE):
+//   1. the histogram as above, also flagging the lowest pair with a NaN weight;
+//   2. the scan twice: once without capacity (offsets of the demand: where each expert's pairs go when
+//      all are kept), once with C (the plan's counts and offsets);
+//   3. the scatter without capacity into by_expert [T*k]: each expert's pairs, in pair order;
+//   4. moe_routing_select_by_score, one block per expert: an expert within capacity copies its pairs to
+//      its rows. Otherwise a radix select finds the C-th best drop key (an unsigned int per weight,
+//      smaller for a larger weight, -0 = +0) in four passes of 8 bits, each a 256-bin shared histogram of
+//      the pairs that match the digits found so far; this gives the key K of the last kept pair and how
+//      many pairs with key K are kept (the first ones in pair order). A last ordered pass over the
+//      expert's pairs (block-wide counts of ties and of kept pairs before each) keeps a pair when its
+//      key is below K, or equals K within that many, and gives it the next row of the expert;
+//   5. moe_routing_count_dropped (dropped pairs per chunk) and moe_routing_dropped as above.
+// Every step counts integers and walks pairs in a fixed order: the plan equals the CPU's exactly.
+//
 // Permute and friends: one warp-wide (or wider) group of threads per row; no atomics anywhere, every
 // output element written by exactly one thread, slots summed in slot order, so results are the same on
 // every run. Versions: v1 one element per thread step (any d), v2 16-byte vectors per thread step
@@ -44,10 +60,12 @@
 // plan
 // ------------------------------------------------------------------------------------------------
 
-// An expert id outside [0, E) is not counted; the lowest such pair index goes to *bad (set to INT_MAX
-// before the launch), which the host checks before the scatter runs.
-extern "C" __global__ void moe_routing_chunk_histogram(const int *__restrict__ ids, int pairs, int E, int chunk,
-                                                       int *__restrict__ chunk_counts, int *__restrict__ bad) {
+// An expert id outside [0, E) is not counted; the lowest such pair index goes to bad[0] (set to INT_MAX
+// before the launch), which the host checks before the scatter runs. With weights (capacity by score;
+// nullptr otherwise) the lowest pair with a NaN weight goes to bad[1].
+extern "C" __global__ void moe_routing_chunk_histogram(const int *__restrict__ ids, const float *__restrict__ weights,
+                                                       int pairs, int E, int chunk, int *__restrict__ chunk_counts,
+                                                       int *__restrict__ bad) {
     extern __shared__ int h[];                           // [E]
     for (int e = threadIdx.x; e < E; e += blockDim.x) h[e] = 0;
     __syncthreads();
@@ -55,7 +73,8 @@ extern "C" __global__ void moe_routing_chunk_histogram(const int *__restrict__ i
     for (int p = start + threadIdx.x; p < end; p += blockDim.x) {
         int e = ids[p];
         if (e >= 0 && e < E) atomicAdd(&h[e], 1);
-        else atomicMin(bad, p);
+        else atomicMin(&bad[0], p);
+        if (weights && weights[p] != weights[p]) atomicMin(&bad[1], p);
     }
     __syncthreads();
     for (int e = threadIdx.x; e < E; e += blockDim.x) chunk_counts[(size_t)blockIdx.x * E + e] = h[e];
@@ -174,6 +193,134 @@ extern "C" __global__ void __launch_bounds__(SCATTER_THREADS) moe_routing_droppe
         }
         __syncthreads();
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// capacity by score
+// ------------------------------------------------------------------------------------------------
+
+// The drop key of a (non-NaN) gate weight: unsigned order is falling weight order (a larger weight gets a
+// smaller key), -0 and +0 share a key. The CPU sorts by the same order (RoutingPlan.orderedBits).
+__device__ __forceinline__ unsigned drop_key(float w) {
+    unsigned b = __float_as_uint(w == 0.0f ? 0.0f : w);
+    return (b & 0x80000000u) ? b : ~(b | 0x80000000u);
+}
+
+// Over the block (every thread calls it): how many threads before this one (in thread order) have
+// `flag`, and how many have it in all. warp_totals: [blockDim.x / 32] shared ints.
+__device__ __forceinline__ int2 block_count_before(bool flag, int *warp_totals) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    unsigned bal = __ballot_sync(MOE4J_FULL_MASK, flag);
+    if (lane == 0) warp_totals[warp] = __popc(bal);
+    __syncthreads();
+    int before = __popc(bal & ((1u << lane) - 1u)), total = 0;
+    for (int w = 0; w < warps; w++) {
+        int c = warp_totals[w];
+        if (w < warp) before += c;
+        total += c;
+    }
+    __syncthreads();                                     // warp_totals is reused by the next call
+    return make_int2(before, total);
+}
+
+// One block per expert e (blockDim.x = SCATTER_THREADS). by_expert[demand_offsets[e] ...] holds e's
+// demand[e] pairs in pair order; the kept ones go to rows offsets[e], offsets[e] + 1, ... in pair order,
+// the others get pair_to_row = -1. capacity >= 0.
+extern "C" __global__ void __launch_bounds__(SCATTER_THREADS) moe_routing_select_by_score(
+        const int *__restrict__ by_expert, const int *__restrict__ demand_offsets, const int *__restrict__ demand,
+        const float *__restrict__ weights, int capacity, const int *__restrict__ offsets, int *__restrict__ row_to_pair,
+        int *__restrict__ pair_to_row) {
+    __shared__ int hist[256];
+    __shared__ int warp_totals[SCATTER_THREADS / 32];
+    __shared__ unsigned found_prefix;
+    __shared__ int found_need;
+    const int e = blockIdx.x, lane = threadIdx.x & 31;
+    const int n = demand[e], out = offsets[e];
+    const int *seg = by_expert + demand_offsets[e];
+    if (n <= capacity) {                                 // within capacity: every pair keeps its place
+        for (int i = threadIdx.x; i < n; i += blockDim.x) {
+            int p = seg[i];
+            row_to_pair[out + i] = p;
+            pair_to_row[p] = out + i;
+        }
+        return;
+    }
+
+    // radix select: after the passes, `prefix` is the C-th smallest key and `need` the number of pairs
+    // with that key to keep (the first ones in pair order)
+    unsigned prefix = 0, mask = 0;
+    int need = capacity;
+    for (int shift = 24; capacity > 0 && shift >= 0; shift -= 8) {
+        for (int b = threadIdx.x; b < 256; b += blockDim.x) hist[b] = 0;
+        __syncthreads();
+        for (int i = threadIdx.x; i < n; i += blockDim.x) {
+            unsigned d = drop_key(weights[seg[i]]);
+            if ((d & mask) == prefix) atomicAdd(&hist[(d >> shift) & 255], 1);
+        }
+        __syncthreads();
+        if (threadIdx.x < 32) {
+            // lane l sums bins [8l, 8l + 8); the lane whose range holds the need-th pair finds the digit
+            int local = 0;
+#pragma unroll
+            for (int b = 0; b < 8; b++) local += hist[lane * 8 + b];
+            int incl = local;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                int v = __shfl_up_sync(MOE4J_FULL_MASK, incl, o);
+                if (lane >= o) incl += v;
+            }
+            int run = incl - local;
+            if (run < need && need <= incl) {
+                int digit = lane * 8;
+                for (int b = 0; b < 8; b++) {
+                    int c = hist[lane * 8 + b];
+                    if (run + c >= need) { digit = lane * 8 + b; break; }
+                    run += c;
+                }
+                found_prefix = prefix | ((unsigned)digit << shift);
+                found_need = need - run;
+            }
+        }
+        __syncthreads();
+        prefix = found_prefix;
+        need = found_need;
+        mask |= 255u << shift;
+    }
+
+    // ordered pass: keep keys below prefix, and the first `need` pairs whose key equals it
+    int ties_so_far = 0, kept_so_far = 0;
+    for (int base = 0; base < n; base += blockDim.x) {
+        int i = base + threadIdx.x;
+        bool valid = i < n;
+        int p = valid ? seg[i] : 0;
+        unsigned d = valid ? drop_key(weights[p]) : 0xffffffffu;
+        bool tie = valid && capacity > 0 && d == prefix;
+        int2 ties = block_count_before(tie, warp_totals);
+        bool keep = valid && capacity > 0 && (d < prefix || (tie && ties_so_far + ties.x < need));
+        int2 kept = block_count_before(keep, warp_totals);
+        if (keep) {
+            int row = out + kept_so_far + kept.x;
+            row_to_pair[row] = p;
+            pair_to_row[p] = row;
+        } else if (valid) {
+            pair_to_row[p] = -1;
+        }
+        ties_so_far += ties.y;
+        kept_so_far += kept.y;
+    }
+}
+
+// Dropped pairs (pair_to_row < 0) per chunk of pairs, one block (SCATTER_THREADS) per chunk.
+extern "C" __global__ void __launch_bounds__(SCATTER_THREADS) moe_routing_count_dropped(
+        const int *__restrict__ pair_to_row, int pairs, int chunk, int *__restrict__ chunk_dropped) {
+    __shared__ int warp_totals[SCATTER_THREADS / 32];
+    int start = blockIdx.x * chunk, end = min(start + chunk, pairs);
+    int total = 0;
+    for (int base = start; base < end; base += blockDim.x) {
+        int p = base + threadIdx.x;
+        total += block_count_before(p < end && pair_to_row[p] < 0, warp_totals).y;
+    }
+    if (threadIdx.x == 0) chunk_dropped[blockIdx.x] = total;
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 package dev.moe4j.bench;
 
+import dev.moe4j.bench.report.GpuMoeReport;
+import dev.moe4j.bench.report.GpuMoeResults;
+import dev.moe4j.bench.report.HtmlReport;
 import dev.moe4j.kernels.cpu.GroupedGemm.Layout;
 import dev.moe4j.kernels.cpu.HalfFloat;
 import dev.moe4j.kernels.cpu.moe.GatingConfig;
@@ -14,12 +17,18 @@ import dev.moe4j.kernels.cuda.DeviceRoutingPlan;
 import dev.moe4j.kernels.cuda.KernelBuild;
 import dev.moe4j.kernels.cuda.KernelVersion;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Times the MoE kernels of {@code cuda-src} on a GPU for the three MoE shapes of the project's GPU notes,
@@ -41,8 +50,14 @@ import java.util.function.IntConsumer;
  *   gating                softmax + top-k of logits [T, E]      milliseconds
  * </pre>
  *
- * Usage: {@code GpuMoeBenchmark [--shape 0|1|2] [--reps N]}. Exits with status 2 and the reason when no
- * GPU or no kernels are available.
+ * Gating is timed per launcher call, v2 and v3 side by side, after {@value #GATING_WARMUP} untimed
+ * calls so that the host code that enqueues it runs compiled (the CUDA events enclose the host's
+ * enqueueing as well as the kernels: for a kernel of a few microseconds the host side is most of it).
+ *
+ * <p>Usage: {@code GpuMoeBenchmark [--shape 0|1|2] [--reps N] [--report PATH]}. With {@code --report}
+ * the figures are also written as a self-contained HTML report (bars beside the baselines of the run
+ * and the H100 reference figures; see {@link GpuMoeReport}); the path is checked before measuring.
+ * Exits with status 2 and the reason when no GPU or no kernels are available.
  */
 public final class GpuMoeBenchmark {
     private GpuMoeBenchmark() {}
@@ -63,17 +78,40 @@ public final class GpuMoeBenchmark {
 
     record Row(String shape, String kernel, double ms, String rate, String reference) {}
 
+    /** Untimed gating calls before the timed ones: enough for the JIT to compile the launcher path. */
+    static final int GATING_WARMUP = 2000;
+
+    /** Where the reference figures of {@link #SHAPES} and {@link #REF_COPY_GBS} come from. */
+    static final String REFERENCE_NOTE = "NVIDIA H100 80GB HBM3 (driver 580, CUDA 13.0), PyTorch 2.11, median of CUDA-event timings:"
+            + " device-to-device copy, torch._grouped_mm, the gather permute, PyTorch eager's combine, and softmax + torch.topk for gating.";
+
     /** Runs the benchmark; see the class comment. */
     public static void main(String[] args) {
         int only = -1, reps = 20;
+        Path report = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--shape" -> only = Integer.parseInt(args[++i]);
                 case "--reps" -> reps = Integer.parseInt(args[++i]);
+                case "--report" -> {
+                    if (i + 1 >= args.length) {
+                        System.err.println("GpuMoeBenchmark: --report needs a file name");
+                        System.exit(1);
+                    }
+                    report = Path.of(args[++i]);
+                }
                 default -> {
-                    System.err.println("usage: GpuMoeBenchmark [--shape 0|1|2] [--reps N]");
+                    System.err.println("usage: GpuMoeBenchmark [--shape 0|1|2] [--reps N] [--report PATH]");
                     System.exit(1);
                 }
+            }
+        }
+        if (report != null) {
+            try {
+                HtmlReport.requireWritable(report);
+            } catch (IllegalArgumentException e) {
+                System.err.println("GpuMoeBenchmark: " + e.getMessage());
+                System.exit(1);
             }
         }
         if (!CudaProbe.available()) {
@@ -96,7 +134,68 @@ public final class GpuMoeBenchmark {
         System.out.println();
         System.out.printf("%-26s %-34s %10s %16s %s%n", "shape (T, k, E, d -> f)", "kernel", "ms", "rate", "reference (H100, PyTorch)");
         for (Row r : rows) System.out.printf("%-26s %-34s %10.4f %16s %s%n", r.shape, r.kernel, r.ms, r.rate, r.reference);
+        if (report != null) {
+            String method = "CUDA events around each launcher call, warm-up calls first (" + GATING_WARMUP + " for gating), median of "
+                    + reps + " timed calls (at least 50 for gating); inputs smaller than twice the L2 cache rotated over copies.";
+            try {
+                GpuMoeReport.html(results(dev.info().toString(), method, rows)).write(report);
+                System.out.println("report written to " + report.toAbsolutePath());
+            } catch (IOException e) {
+                System.err.println("could not write the report to " + report.toAbsolutePath() + ": " + e.getMessage());
+                System.exit(1);
+            }
+        }
     }
+
+    // ------------------------------------------------------------------ report
+
+    private static final Pattern FIGURE =
+            Pattern.compile("^\\s*([0-9]+(?:[.,][0-9]+)?)\\s*(TFLOP/s|GB/s|ms)\\b");
+
+    /** The number and unit a rate or reference text starts with ("715.0 TFLOP/s (...)"), or null. */
+    static String[] figure(String text) {
+        Matcher m = FIGURE.matcher(text);
+        return m.find() ? new String[] {m.group(1).replace(',', '.'), m.group(2)} : null;
+    }
+
+    /**
+     * The run's rows as report entries: the unit and value from each row's rate text, the reference from
+     * the number its reference text starts with (when in the same unit), and the baseline of the run: the
+     * cuBLAS row of the same shape for TFLOP/s rows, the copy row for GB/s rows.
+     */
+    static GpuMoeResults results(String device, String method, List<Row> rows) {
+        double copy = Double.NaN;
+        Map<String, Double> cublas = new HashMap<>();
+        for (Row r : rows) {
+            String[] f = figure(r.rate);
+            if (f == null) continue;
+            if (isCopy(r) && f[1].equals(GpuMoeResults.GBS)) copy = Double.parseDouble(f[0]);
+            if (isCublas(r) && f[1].equals(GpuMoeResults.TFLOPS)) cublas.put(r.shape, Double.parseDouble(f[0]));
+        }
+        List<GpuMoeResults.Entry> entries = new ArrayList<>();
+        for (Row r : rows) {
+            String[] f = figure(r.rate), ref = figure(r.reference);
+            String unit = f == null ? "" : f[1];
+            double value = f == null ? Double.NaN : Double.parseDouble(f[0]);
+            double reference = ref != null && ref[1].equals(unit) ? Double.parseDouble(ref[0]) : Double.NaN;
+            boolean isBase = isCopy(r) || isCublas(r);
+            double base = Double.NaN;
+            String baseName = "";
+            if (!isBase && unit.equals(GpuMoeResults.TFLOPS) && cublas.containsKey(r.shape)) {
+                base = cublas.get(r.shape);
+                baseName = "cuBLAS bf16 dense, same FLOPs";
+            } else if (!isBase && unit.equals(GpuMoeResults.GBS) && Double.isFinite(copy)) {
+                base = copy;
+                baseName = "device-to-device copy";
+            }
+            entries.add(new GpuMoeResults.Entry(r.shape, r.kernel, r.ms, unit, value, base, baseName, reference, isBase));
+        }
+        return new GpuMoeResults(device, REFERENCE_NOTE, method, entries);
+    }
+
+    private static boolean isCopy(Row r) { return r.shape.equals("-") && r.kernel.startsWith("device-to-device copy"); }
+
+    private static boolean isCublas(Row r) { return r.kernel.startsWith("cuBLAS"); }
 
     // ------------------------------------------------------------------ timing
 
@@ -175,9 +274,15 @@ public final class GpuMoeBenchmark {
         List<DeviceBuffer> logits = new ArrayList<>();
         for (int i = 0; i < gSets; i++) logits.add(skewedLogits(dev, T, E, 100 + i));
         try (DeviceBuffer w = dev.allocate(4L * T * k); DeviceBuffer ids = dev.allocate(4L * T * k); DeviceBuffer counts = dev.allocate(4L * E)) {
-            double ms = median(dev, 5, Math.max(reps, 50), i -> CudaGating.forward(config, logits.get(i % gSets), T, E, null, null, w, ids, counts));
+            double ms = median(dev, GATING_WARMUP, Math.max(reps, 50),
+                    i -> CudaGating.forward(config, logits.get(i % gSets), T, E, null, null, w, ids, counts, KernelVersion.V2));
             rows.add(new Row(name, "gating softmax+top-" + k + " (v2)", ms, String.format("%.4f ms", ms),
                     s.refGatingMs + " ms: " + pct(s.refGatingMs, ms) + " of its speed"));
+            // v3: one launch, histogram included, nothing else enqueued
+            double ms3 = median(dev, GATING_WARMUP, Math.max(reps, 50),
+                    i -> CudaGating.forward(config, logits.get(i % gSets), T, E, null, null, w, ids, counts, KernelVersion.V3));
+            rows.add(new Row(name, "gating softmax+top-" + k + " (v3)", ms3, String.format("%.4f ms", ms3),
+                    s.refGatingMs + " ms: " + pct(s.refGatingMs, ms3) + " of its speed"));
 
             try (DeviceRoutingPlan plan = CudaRouting.plan(ids, T, k, E, -1)) {
                 int R = plan.numRows();

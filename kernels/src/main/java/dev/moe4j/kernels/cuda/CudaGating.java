@@ -4,6 +4,8 @@ import dev.moe4j.kernels.cpu.moe.GatingConfig;
 import dev.moe4j.kernels.cpu.moe.GroupScore;
 import dev.moe4j.kernels.cpu.moe.ScoreFunction;
 
+import java.util.concurrent.ConcurrentHashMap;
+
 /**
  * Launchers of {@code cuda-src/gating.cu}: token-choice gating on the device, the same function as the
  * CPU's {@link dev.moe4j.kernels.cpu.moe.Gating} (see {@link dev.moe4j.kernels.cpu.moe.GatingReference}
@@ -16,16 +18,36 @@ import dev.moe4j.kernels.cpu.moe.ScoreFunction;
  *   weights  [T, k] float out  ids [T, k] int out  counts [E] int out
  *   dWeights [T, k] float      dLogits [T, E] float out
  * </pre>
- * Version 2 (one warp per token) runs when E &lt;= 512, k &lt;= 32 and nGroup &lt;= 32; version 1 (one
- * thread per token) otherwise. With {@link GatingConfig#rejectNaN()} the kernel flags the first token
- * with a NaN logit and the launcher, after waiting for the device, throws
- * {@link IllegalArgumentException} naming it (the outputs are then undefined); without it no
- * synchronisation happens. The bias is not checked for finiteness on the device.
+ * Forward versions: 3 (one warp per token, vector loads, warp reductions, the expert histogram in the
+ * same launch) and 2 (one warp per token, a memset of the counts and a separate fill before the kernel)
+ * run when E &lt;= 512, k &lt;= 32 and nGroup &lt;= 32, and {@link KernelVersion#AUTO} picks 3 there;
+ * version 1 (one thread per token) runs otherwise. Backward has versions 1 and 2 (AUTO: 2 where it
+ * runs). With {@link GatingConfig#rejectNaN()} the kernel flags the first token with a NaN logit and
+ * the launcher, after waiting for the device, throws {@link IllegalArgumentException} naming it (the
+ * outputs are then undefined); without it no synchronisation happens, and v3 enqueues exactly one
+ * kernel and nothing else. The bias is not checked for finiteness on the device.
+ *
+ * <p>Version 3 keeps, per device, a workspace of {@value LaunchGeometry#GATING_V3_WORKSPACE_INTS}
+ * ints (a ticket and the histogram accumulator), zeroed once when first used; each launch leaves it
+ * zero again. It relies on the device running all work on its one stream, so two launches never
+ * overlap.
  */
 public final class CudaGating {
     private CudaGating() {}
 
     private static final String MODULE = "gating";
+
+    /** Per device: the v3 workspace (ticket and histogram accumulator, zero between launches). */
+    private static final ConcurrentHashMap<CudaDevice, DeviceBuffer> WORKSPACES = new ConcurrentHashMap<>();
+
+    /** The v3 workspace of {@code dev}, allocated and zeroed (on the stream) on first use. */
+    private static DeviceBuffer workspace(CudaDevice dev) {
+        return WORKSPACES.computeIfAbsent(dev, d -> {
+            DeviceBuffer b = d.allocate(4L * LaunchGeometry.GATING_V3_WORKSPACE_INTS);
+            b.zero();
+            return b;
+        });
+    }
 
     /** Forward gating with the fastest version that supports the configuration. */
     public static void forward(GatingConfig config, DeviceBuffer logits, int numTokens, int numExperts, DeviceBuffer bias,
@@ -34,7 +56,8 @@ public final class CudaGating {
     }
 
     /**
-     * Forward gating with a chosen version ({@link KernelVersion#V1} or {@link KernelVersion#V2}).
+     * Forward gating with a chosen version ({@link KernelVersion#V1}, {@link KernelVersion#V2} or
+     * {@link KernelVersion#V3}).
      *
      * @throws IllegalArgumentException for an invalid configuration, short buffers, buffers on different
      *         devices, a version that cannot run this configuration, or (after the fact) a NaN logit
@@ -44,6 +67,10 @@ public final class CudaGating {
                                KernelVersion version) {
         int v = checkForward(config, numTokens, numExperts, logits, bias, scores, weights, ids, counts, version);
         CudaDevice dev = Checks.sameDevice(logits, bias, scores, weights, ids, counts);
+        if (v == 3) {
+            forwardV3(dev, config, logits, numTokens, numExperts, bias, scores, weights, ids, counts);
+            return;
+        }
         counts.slice(0, 4L * numExperts).zero();
         if (numTokens == 0) return;
         int k = config.k();
@@ -67,6 +94,47 @@ public final class CudaGating {
                 if (t != Integer.MAX_VALUE) throw new IllegalArgumentException("router logit is NaN at token " + t + " (found on " + dev + ")");
             }
         }
+    }
+
+    /** Version 3: one launch that also writes the counts (a memset of the counts only when T = 0). */
+    private static void forwardV3(CudaDevice dev, GatingConfig config, DeviceBuffer logits, int numTokens, int numExperts,
+                                  DeviceBuffer bias, DeviceBuffer scores, DeviceBuffer weights, DeviceBuffer ids, DeviceBuffer counts) {
+        if (numTokens == 0) {
+            counts.slice(0, 4L * numExperts).zero();
+            return;
+        }
+        int k = config.k(), epl = LaunchGeometry.gatingExpertsPerLane(numExperts, k, config.nGroup());
+        int vec = LaunchGeometry.gatingV3Vector(numExperts, epl, rowsAligned(logits, scores, 16), rowsAligned(logits, scores, 8));
+        int flags = (config.scoreFunction() == ScoreFunction.SOFTMAX ? 1 : 0) | (config.groupScore() == GroupScore.MAX ? 2 : 0)
+                | (config.renormalize() ? 4 : 0) | (config.rejectNaN() ? 8 : 0);
+        DeviceBuffer nan = config.rejectNaN() ? dev.allocate(4) : null;
+        try {
+            if (nan != null) nan.fill32(Integer.MAX_VALUE);
+            dev.launch(MODULE, V3_KERNELS[Integer.numberOfTrailingZeros(epl)][Integer.numberOfTrailingZeros(vec)],
+                    LaunchGeometry.gatingV3(numTokens, dev.info().multiprocessors()), LaunchGeometry.gatingSharedBytes(numExperts),
+                    logits, bias, scores, weights, ids, counts, workspace(dev), nan, numTokens, numExperts, k, flags,
+                    config.nGroup(), config.topkGroup(), config.maskedScore(), config.renormEps(), config.scale());
+            if (nan != null) {
+                int t = nan.readInts(1)[0];
+                if (t != Integer.MAX_VALUE) throw new IllegalArgumentException("router logit is NaN at token " + t + " (found on " + dev + ")");
+            }
+        } finally {
+            if (nan != null) nan.close();
+        }
+    }
+
+    /** v3 kernel names by log2(experts per lane) and log2(vector width) (null: no such kernel). */
+    private static final String[][] V3_KERNELS = new String[5][3];
+
+    static {
+        for (int e = 0; e < 5; e++) {
+            for (int w = 0; w < 3 && (1 << w) <= (1 << e); w++) V3_KERNELS[e][w] = "moe_gating_forward_v3_e" + (1 << e) + "_v" + (1 << w);
+        }
+    }
+
+    /** Whether the logits and (when kept) the scores start at a multiple of {@code bytes}. */
+    private static boolean rowsAligned(DeviceBuffer logits, DeviceBuffer scores, int bytes) {
+        return logits.isAligned(bytes) && (scores == null || scores.isAligned(bytes));
     }
 
     /** Backward gating with the fastest version that supports the configuration. */
@@ -98,7 +166,7 @@ public final class CudaGating {
     }
 
     /**
-     * Checks a forward call without touching the device; returns the version that will run (1 or 2).
+     * Checks a forward call without touching the device; returns the version that will run (1, 2 or 3).
      *
      * @throws IllegalArgumentException naming the bad value
      */
@@ -117,7 +185,7 @@ public final class CudaGating {
         Checks.buffer("weights", weights, tk, 4, tkShape);
         Checks.buffer("ids", ids, tk, 4, tkShape);
         Checks.buffer("counts", counts, numExperts, 4, "[E] = [" + numExperts + "]");
-        return pickVersion(numExperts, config.k(), config.nGroup(), version);
+        return pickForward(numExperts, config.k(), config.nGroup(), version);
     }
 
     static int checkBackward(GatingConfig config, int numTokens, int numExperts, DeviceBuffer scores, DeviceBuffer ids,
@@ -132,21 +200,30 @@ public final class CudaGating {
         Checks.buffer("ids", ids, tk, 4, tkShape);
         Checks.buffer("dWeights", dWeights, tk, 4, tkShape);
         Checks.buffer("dLogits", dLogits, te, 4, teShape);
-        return pickVersion(numExperts, config.k(), 1, version);
+        boolean warp = LaunchGeometry.gatingExpertsPerLane(numExperts, config.k(), 1) > 0;
+        return switch (version) {
+            case AUTO -> warp ? 2 : 1;
+            case V1 -> 1;
+            case V2 -> requireWarpKernel(warp, 2, numExperts, config.k(), 1);
+            case V3, V4 -> throw new IllegalArgumentException("gating backward has versions 1 and 2, not " + version.name().substring(1));
+        };
     }
 
-    /** 2 when the warp-per-token kernel supports (E, k, nGroup) and is not ruled out, else 1. */
-    static int pickVersion(int numExperts, int k, int nGroup, KernelVersion version) {
-        boolean v2 = LaunchGeometry.gatingExpertsPerLane(numExperts, k, nGroup) > 0;
+    /** Forward: 3 when the warp-per-token kernels support (E, k, nGroup) and AUTO is asked, else as asked. */
+    static int pickForward(int numExperts, int k, int nGroup, KernelVersion version) {
+        boolean warp = LaunchGeometry.gatingExpertsPerLane(numExperts, k, nGroup) > 0;
         return switch (version) {
-            case AUTO -> v2 ? 2 : 1;
+            case AUTO -> warp ? 3 : 1;
             case V1 -> 1;
-            case V2 -> {
-                if (!v2) throw new IllegalArgumentException("gating v2 needs E <= 512, k <= 32 and nGroup <= 32, got E = "
-                        + numExperts + ", k = " + k + ", nGroup = " + nGroup);
-                yield 2;
-            }
-            case V3, V4 -> throw new IllegalArgumentException("gating has versions 1 and 2, not " + version.name().substring(1));
+            case V2 -> requireWarpKernel(warp, 2, numExperts, k, nGroup);
+            case V3 -> requireWarpKernel(warp, 3, numExperts, k, nGroup);
+            case V4 -> throw new IllegalArgumentException("gating has versions 1 to 3, not 4");
         };
+    }
+
+    private static int requireWarpKernel(boolean supported, int v, int numExperts, int k, int nGroup) {
+        if (!supported) throw new IllegalArgumentException("gating v" + v + " needs E <= 512, k <= 32 and nGroup <= 32, got E = "
+                + numExperts + ", k = " + k + ", nGroup = " + nGroup);
+        return v;
     }
 }

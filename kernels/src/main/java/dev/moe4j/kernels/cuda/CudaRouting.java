@@ -1,5 +1,6 @@
 package dev.moe4j.kernels.cuda;
 
+import dev.moe4j.kernels.cpu.moe.DropPolicy;
 import dev.moe4j.kernels.cpu.moe.RoutingPlan;
 
 /**
@@ -20,8 +21,10 @@ import dev.moe4j.kernels.cpu.moe.RoutingPlan;
  * in float (up to the sign of a zero). Outputs must not overlap inputs.
  *
  * <p>{@link #plan} waits for the device once (R must be known on the host to size the permuted
- * rows), and throws {@link IndexOutOfBoundsException} for an expert id outside [0, E) before the
- * scatter runs. Capacity drops by position only ({@link dev.moe4j.kernels.cpu.moe.DropPolicy#BY_POSITION}).
+ * rows), and throws {@link IndexOutOfBoundsException} for an expert id outside [0, E) (and, under
+ * {@link DropPolicy#BY_SCORE}, {@link IllegalArgumentException} for a NaN gate weight) before the
+ * scatter runs. Capacity drops by position ({@link DropPolicy#BY_POSITION}) or by gate weight
+ * ({@link DropPolicy#BY_SCORE}); either way the plan equals the CPU's exactly.
  */
 public final class CudaRouting {
     private CudaRouting() {}
@@ -36,15 +39,37 @@ public final class CudaRouting {
      * @throws IndexOutOfBoundsException naming the token and slot of an expert id outside [0, E)
      */
     public static DeviceRoutingPlan plan(DeviceBuffer ids, int numTokens, int topK, int numExperts, int capacity) {
-        checkPlan(ids, numTokens, topK, numExperts, capacity);
+        return plan(ids, null, numTokens, topK, numExperts, capacity, DropPolicy.BY_POSITION);
+    }
+
+    /**
+     * The routing plan of {@code ids} [T, k] over E experts with expert capacity C chosen by
+     * {@code policy}: {@link DropPolicy#BY_POSITION} keeps each expert's first C pairs in pair order,
+     * {@link DropPolicy#BY_SCORE} its C pairs of highest gate weight (equal weights: lower pair index
+     * first), the kept pairs in pair order in the expert's rows. The same plan as the CPU's
+     * {@link RoutingPlan#build(int[], float[], int, int, int, int, DropPolicy)}, array for array.
+     *
+     * @param weights  [T, k] float gate weights; needed by BY_SCORE under a capacity, ignored otherwise (may be null)
+     * @param capacity C &gt;= 0, or {@link RoutingPlan#UNLIMITED}
+     * @throws IllegalArgumentException for bad sizes, a capacity below -1, a null policy, missing weights under
+     *         BY_SCORE, or (found on the device) a NaN gate weight under BY_SCORE, naming its token and slot
+     * @throws IndexOutOfBoundsException naming the token and slot of an expert id outside [0, E)
+     */
+    public static DeviceRoutingPlan plan(DeviceBuffer ids, DeviceBuffer weights, int numTokens, int topK, int numExperts,
+                                         int capacity, DropPolicy policy) {
+        boolean byScore = checkPlan(ids, weights, numTokens, topK, numExperts, capacity, policy);
         CudaDevice dev = ids.device();
+        if (byScore) Checks.sameDevice(ids, weights);
         int pairs = numTokens * topK, E = numExperts;
         int chunks = LaunchGeometry.routingChunks(pairs);
         DeviceBuffer demand = dev.allocate(4L * E), counts = dev.allocate(4L * E), offsets = dev.allocate(4L * (E + 1));
         DeviceBuffer pairToRow = dev.allocate(4L * pairs), rowToPairAll = dev.allocate(4L * pairs);
         boolean ok = false;
         try (DeviceBuffer chunkCounts = dev.allocate(4L * chunks * E); DeviceBuffer chunkBase = dev.allocate(4L * chunks * E);
-             DeviceBuffer chunkDropped = dev.allocate(4L * chunks); DeviceBuffer bad = dev.allocate(4)) {
+             DeviceBuffer chunkDropped = dev.allocate(4L * chunks); DeviceBuffer bad = dev.allocate(8);
+             DeviceBuffer byExpert = byScore ? dev.allocate(4L * pairs) : null;
+             DeviceBuffer demandOffsets = byScore ? dev.allocate(4L * (E + 1)) : null;
+             DeviceBuffer allCounts = byScore ? dev.allocate(4L * E) : null) {
             bad.fill32(Integer.MAX_VALUE);
             if (pairs == 0) {
                 demand.zero();
@@ -52,15 +77,22 @@ public final class CudaRouting {
                 offsets.zero();
             } else {
                 dev.launch(MODULE, "moe_routing_chunk_histogram", LaunchGeometry.routingPerChunk(pairs), 4 * E,
-                        ids, pairs, E, LaunchGeometry.ROUTING_CHUNK, chunkCounts, bad);
+                        ids, byScore ? weights : null, pairs, E, LaunchGeometry.ROUTING_CHUNK, chunkCounts, bad);
+                if (byScore) {                            // where each expert's pairs go when all are kept
+                    dev.launch(MODULE, "moe_routing_scan", LaunchGeometry.routingScan(E), 0,
+                            chunkCounts, chunks, E, RoutingPlan.UNLIMITED, chunkBase, demand, allCounts, demandOffsets);
+                }
                 dev.launch(MODULE, "moe_routing_scan", LaunchGeometry.routingScan(E), 0,
                         chunkCounts, chunks, E, capacity, chunkBase, demand, counts, offsets);
             }
-            int firstBad = bad.readInts(1)[0];
-            if (firstBad != Integer.MAX_VALUE) {
+            int[] firstBad = bad.readInts(2);
+            if (firstBad[1] != Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("gate weight is NaN at token " + firstBad[1] / topK + ", slot " + firstBad[1] % topK);
+            }
+            if (firstBad[0] != Integer.MAX_VALUE) {
                 int[] id = new int[1];
-                ids.read(4L * firstBad, id, 0, 1);
-                throw new IndexOutOfBoundsException("expert id " + id[0] + " at token " + firstBad / topK + ", slot " + firstBad % topK
+                ids.read(4L * firstBad[0], id, 0, 1);
+                throw new IndexOutOfBoundsException("expert id " + id[0] + " at token " + firstBad[0] / topK + ", slot " + firstBad[0] % topK
                         + " is outside [0, " + E + ")");
             }
             int[] r = new int[1];
@@ -68,8 +100,20 @@ public final class CudaRouting {
             int rows = r[0];
             DeviceBuffer dropped = null;
             if (pairs > 0) {
-                dev.launch(MODULE, "moe_routing_scatter", LaunchGeometry.routingPerChunk(pairs), 4 * E,
-                        ids, pairs, E, LaunchGeometry.ROUTING_CHUNK, capacity, chunkBase, offsets, rowToPairAll, pairToRow, chunkDropped);
+                if (byScore) {
+                    dev.launch(MODULE, "moe_routing_scatter", LaunchGeometry.routingPerChunk(pairs), 4 * E,
+                            ids, pairs, E, LaunchGeometry.ROUTING_CHUNK, RoutingPlan.UNLIMITED, chunkBase, demandOffsets, byExpert,
+                            pairToRow, chunkDropped);
+                    dev.launch(MODULE, "moe_routing_select_by_score", LaunchGeometry.routingPerExpert(E), 0,
+                            byExpert, demandOffsets, demand, weights, capacity, offsets, rowToPairAll, pairToRow);
+                    if (rows < pairs) {
+                        dev.launch(MODULE, "moe_routing_count_dropped", LaunchGeometry.routingPerChunk(pairs), 0,
+                                pairToRow, pairs, LaunchGeometry.ROUTING_CHUNK, chunkDropped);
+                    }
+                } else {
+                    dev.launch(MODULE, "moe_routing_scatter", LaunchGeometry.routingPerChunk(pairs), 4 * E,
+                            ids, pairs, E, LaunchGeometry.ROUTING_CHUNK, capacity, chunkBase, offsets, rowToPairAll, pairToRow, chunkDropped);
+                }
                 if (rows < pairs) {
                     dropped = dev.allocate(4L * (pairs - rows));
                     dev.launch(MODULE, "moe_routing_dropped", LaunchGeometry.routingPerChunk(pairs), 0,
@@ -87,16 +131,33 @@ public final class CudaRouting {
         }
     }
 
-    /** Checks of {@link #plan}, without a device. */
+    /** Checks of {@link #plan(DeviceBuffer, int, int, int, int)}, without a device. */
     static void checkPlan(DeviceBuffer ids, int numTokens, int topK, int numExperts, int capacity) {
+        checkPlan(ids, null, numTokens, topK, numExperts, capacity, DropPolicy.BY_POSITION);
+    }
+
+    /**
+     * Checks of {@link #plan(DeviceBuffer, DeviceBuffer, int, int, int, int, DropPolicy)}, without a device;
+     * returns whether the capacity drops by score (a capacity is set and the policy is BY_SCORE).
+     */
+    static boolean checkPlan(DeviceBuffer ids, DeviceBuffer weights, int numTokens, int topK, int numExperts, int capacity,
+                             DropPolicy policy) {
         if (numTokens < 0 || topK < 1 || numExperts < 1) {
             throw new IllegalArgumentException("need T >= 0, k >= 1, E >= 1, got T = " + numTokens + ", k = " + topK + ", E = " + numExperts);
         }
         if (capacity < RoutingPlan.UNLIMITED) throw new IllegalArgumentException("capacity must be >= 0 or UNLIMITED (-1), got " + capacity);
+        if (policy == null) throw new IllegalArgumentException("policy is null");
         long pairs = (long) numTokens * topK;
         Checks.toInt("T * k", pairs);
         if (4L * numExperts > 48 * 1024) throw new IllegalArgumentException("the plan kernels keep E ints in shared memory: E = " + numExperts + " > 12288");
-        Checks.buffer("ids", ids, pairs, 4, "[T, k] = [" + numTokens + ", " + topK + "]");
+        String shape = "[T, k] = [" + numTokens + ", " + topK + "]";
+        Checks.buffer("ids", ids, pairs, 4, shape);
+        boolean byScore = capacity != RoutingPlan.UNLIMITED && policy == DropPolicy.BY_SCORE;
+        if (byScore) {
+            if (weights == null) throw new IllegalArgumentException("DropPolicy.BY_SCORE needs the gate weights " + shape);
+            Checks.buffer("weights", weights, pairs, 4, shape);
+        }
+        return byScore;
     }
 
     // ------------------------------------------------------------------ permute

@@ -75,8 +75,36 @@ public final class LaunchGeometry {
     /** Gating v1 (and backward v1): one thread per token, 128 per block. */
     public static Grid gatingV1(int numTokens) { return Grid.linear(ceilDiv(numTokens, 128), 128); }
 
-    /** Dynamic shared memory of gating v2 forward: the per-block histogram, E ints. */
+    /** Dynamic shared memory of gating v2 and v3 forward: the per-block histogram, E ints. */
     public static int gatingSharedBytes(int numExperts) { return 4 * numExperts; }
+
+    /** Warps (one token at a time each) per block of gating v3 ({@code GATING_V3_WARPS}). */
+    public static final int GATING_V3_WARPS = 8;
+    /** Most blocks per SM that gating v3 launches (its warps then loop over the tokens). */
+    public static final int GATING_V3_BLOCKS_PER_SM = 4;
+    /** Ints of the per-device workspace of gating v3: a ticket and an accumulator of up to 512 experts. */
+    public static final int GATING_V3_WORKSPACE_INTS = 1 + GATING_MAX_E_V2;
+
+    /**
+     * Gating v3: blocks of 8 warps, one per 8 tokens up to {@value #GATING_V3_BLOCKS_PER_SM} per SM
+     * (warps loop over the tokens when there are more).
+     */
+    public static Grid gatingV3(int numTokens, int multiprocessors) {
+        long perSm = (long) GATING_V3_BLOCKS_PER_SM * Math.max(1, multiprocessors);
+        return Grid.linear((int) Math.min(ceilDiv(numTokens, GATING_V3_WARPS), perSm), 32 * GATING_V3_WARPS);
+    }
+
+    /**
+     * Vector width of gating v3's row loads and stores ({@code moe_gating_forward_v3_e<EPL>_v<V>}): the
+     * largest of 4, 2, 1 that is at most {@code expertsPerLane}, divides E, and whose 4V-byte alignment
+     * every row buffer has ({@code aligned16}, {@code aligned8}: the logits and scores buffers start at a
+     * multiple of 16, 8 bytes).
+     */
+    public static int gatingV3Vector(int numExperts, int expertsPerLane, boolean aligned16, boolean aligned8) {
+        if (expertsPerLane >= 4 && numExperts % 4 == 0 && aligned16) return 4;
+        if (expertsPerLane >= 2 && numExperts % 2 == 0 && aligned8) return 2;
+        return 1;
+    }
 
     // ------------------------------------------------------------------ routing plan (routing.cu)
 
@@ -90,6 +118,9 @@ public final class LaunchGeometry {
 
     /** Histogram, scatter and dropped compaction: one block of 256 threads per chunk. */
     public static Grid routingPerChunk(int pairs) { return Grid.linear(routingChunks(pairs), SCATTER_THREADS); }
+
+    /** Selection by score: one block of 256 threads per expert. */
+    public static Grid routingPerExpert(int numExperts) { return Grid.linear(numExperts, SCATTER_THREADS); }
 
     /** The scan: one block, one thread per expert up to 1024, a multiple of 32. */
     public static Grid routingScan(int numExperts) { return Grid.linear(1, Math.min(1024, roundUp32(Math.max(numExperts, 1)))); }

@@ -51,6 +51,112 @@ class CudaRoutingTest {
         }
     }
 
+    /** Gate weights [n]: gaussian (kind 0), from five values with -0.0 and 0.0 among them (1: many ties), or all equal (2). */
+    static float[] gateWeights(Random rnd, int n, int kind) {
+        float[] values = {0.25f, 0.5f, -0.0f, 0.0f, -1.5f};
+        float[] w = new float[n];
+        for (int i = 0; i < n; i++) {
+            w[i] = switch (kind) {
+                case 0 -> (float) rnd.nextGaussian();
+                case 1 -> values[rnd.nextInt(values.length)];
+                default -> 0.125f;
+            };
+        }
+        return w;
+    }
+
+    static void assertSamePlan(String what, RoutingPlan want, DeviceRoutingPlan plan) {
+        RoutingPlan got = plan.toHost();
+        assertEquals(want.numRows(), plan.numRows(), what + " rows");
+        assertEquals(want.capacity(), got.capacity(), what + " capacity");
+        assertSameInts(what + " demand", want.demand(), got.demand());
+        assertSameInts(what + " counts", want.counts(), got.counts());
+        assertSameInts(what + " offsets", want.offsets(), got.offsets());
+        assertSameInts(what + " rowToPair", want.rowToPair(), got.rowToPair());
+        assertSameInts(what + " pairToRow", want.pairToRow(), got.pairToRow());
+        assertSameInts(what + " dropped", want.dropped(), got.dropped());
+    }
+
+    @Test
+    void planByScoreEqualsTheCpuPlan() {
+        CudaDevice dev = device();
+        Random rnd = new Random(21);
+        // experts over capacity with more pairs than a block's 256 threads, E not a multiple of 32, empty experts
+        int[][] shapes = {{0, 2, 8}, {1, 1, 1}, {1, 2, 8}, {513, 2, 8}, {777, 8, 64}, {5000, 2, 130}, {3000, 6, 7}, {4096, 8, 64}};
+        for (int[] s : shapes) {
+            int T = s[0], k = s[1], E = s[2];
+            for (int skew = 0; skew < 3; skew++) {
+                for (int kind = 0; kind < 3; kind++) {
+                    int[] caps = {RoutingPlan.UNLIMITED, 0, 1, Math.max(1, T * k / E), Math.max(1, T * k / (2 * E)), 300, T * k};
+                    for (int capacity : caps) {
+                        int[] ids = expertIds(rnd, T, k, E, skew);
+                        float[] w = gateWeights(rnd, T * k, kind);
+                        RoutingPlan want = RoutingPlan.build(ids, w, T, k, E, capacity, DropPolicy.BY_SCORE);
+                        try (DeviceBuffer di = upload(dev, ids); DeviceBuffer dw = upload(dev, w);
+                             DeviceRoutingPlan plan = CudaRouting.plan(di, dw, T, k, E, capacity, DropPolicy.BY_SCORE)) {
+                            assertSamePlan("by score T=" + T + " k=" + k + " E=" + E + " skew=" + skew + " weights=" + kind
+                                    + " capacity=" + capacity, want, plan);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void planByPositionThroughTheNewEntryIgnoresTheWeights() {
+        CudaDevice dev = device();
+        Random rnd = new Random(23);
+        int T = 1000, k = 4, E = 40;
+        int[] ids = expertIds(rnd, T, k, E, 1);
+        float[] w = gateWeights(rnd, T * k, 0);
+        w[5] = Float.NaN;                                   // not read: by position needs no weights
+        for (int capacity : new int[] {RoutingPlan.UNLIMITED, 3, 50}) {
+            RoutingPlan want = RoutingPlan.build(ids, null, T, k, E, capacity, DropPolicy.BY_POSITION);
+            try (DeviceBuffer di = upload(dev, ids); DeviceBuffer dw = upload(dev, w);
+                 DeviceRoutingPlan a = CudaRouting.plan(di, dw, T, k, E, capacity, DropPolicy.BY_POSITION);
+                 DeviceRoutingPlan b = CudaRouting.plan(di, null, T, k, E, capacity, DropPolicy.BY_POSITION)) {
+                assertSamePlan("by position with weights, capacity " + capacity, want, a);
+                assertSamePlan("by position without weights, capacity " + capacity, want, b);
+            }
+        }
+        // no capacity: BY_SCORE keeps every pair and needs no weights
+        RoutingPlan all = RoutingPlan.build(ids, T, k, E);
+        try (DeviceBuffer di = upload(dev, ids); DeviceRoutingPlan p = CudaRouting.plan(di, null, T, k, E, RoutingPlan.UNLIMITED, DropPolicy.BY_SCORE)) {
+            assertSamePlan("by score without capacity", all, p);
+        }
+    }
+
+    @Test
+    void planByScoreIsIdenticalRunToRun() {
+        CudaDevice dev = device();
+        Random rnd = new Random(25);
+        int T = 4096, k = 8, E = 64, capacity = T * k / E;
+        int[] ids = expertIds(rnd, T, k, E, 1);
+        float[] w = gateWeights(rnd, T * k, 1);
+        RoutingPlan want = RoutingPlan.build(ids, w, T, k, E, capacity, DropPolicy.BY_SCORE);
+        try (DeviceBuffer di = upload(dev, ids); DeviceBuffer dw = upload(dev, w)) {
+            for (int run = 0; run < 4; run++) {
+                try (DeviceRoutingPlan plan = CudaRouting.plan(di, dw, T, k, E, capacity, DropPolicy.BY_SCORE)) {
+                    assertSamePlan("run " + run, want, plan);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aNanGateWeightUnderDropByScoreNamesItsTokenAndSlot() {
+        CudaDevice dev = device();
+        int[] ids = {0, 1, 2, 3, 9, 1};                   // the NaN is reported before the bad id, as on the CPU
+        float[] w = {0.5f, 0.5f, 0.5f, Float.NaN, 0.5f, Float.NaN};
+        try (DeviceBuffer di = upload(dev, ids); DeviceBuffer dw = upload(dev, w)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> CudaRouting.plan(di, dw, 3, 2, 8, 1, DropPolicy.BY_SCORE));
+            assertTrue(e.getMessage().contains("token 1, slot 1"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> RoutingPlan.build(ids, w, 3, 2, 8, 1, DropPolicy.BY_SCORE));
+        }
+    }
+
     @Test
     void anExpertIdOutOfRangeNamesItsTokenAndSlot() {
         CudaDevice dev = device();
@@ -68,13 +174,18 @@ class CudaRoutingTest {
         int[][] shapes = {{0, 2, 8, 16}, {1, 1, 1, 3}, {37, 2, 8, 5}, {300, 8, 64, 64}, {257, 2, 16, 136}, {1000, 4, 32, 1000}};
         for (int[] s : shapes) {
             int T = s[0], k = s[1], E = s[2], d = s[3];
-            for (int skew = 0; skew < 3; skew++) {
-                int capacity = skew == 1 ? Math.max(1, T * k / (2 * E)) : RoutingPlan.UNLIMITED;
-                int[] ids = expertIds(rnd, T, k, E, skew);
-                RoutingPlan cpu = RoutingPlan.build(ids, null, T, k, E, capacity, DropPolicy.BY_POSITION);
-                try (DeviceBuffer di = upload(dev, ids); DeviceRoutingPlan plan = CudaRouting.plan(di, T, k, E, capacity)) {
+            for (int skew = 0; skew < 4; skew++) {
+                // skew 3: the skewed routing again, dropping by score
+                int capacity = skew % 2 == 1 ? Math.max(1, T * k / (2 * E)) : RoutingPlan.UNLIMITED;
+                DropPolicy policy = skew == 3 ? DropPolicy.BY_SCORE : DropPolicy.BY_POSITION;
+                int[] ids = expertIds(rnd, T, k, E, skew == 3 ? 1 : skew);
+                float[] gate = gateWeights(rnd, T * k, 0);
+                RoutingPlan cpu = RoutingPlan.build(ids, gate, T, k, E, capacity, policy);
+                try (DeviceBuffer di = upload(dev, ids); DeviceBuffer dg = upload(dev, gate);
+                     DeviceRoutingPlan plan = CudaRouting.plan(di, dg, T, k, E, capacity, policy)) {
+                    assertSamePlan("T=" + T + " k=" + k + " E=" + E + " skew=" + skew + " " + policy, cpu, plan);
                     for (KernelVersion v : new KernelVersion[] {KernelVersion.V1, KernelVersion.AUTO}) {
-                        String what = "T=" + T + " k=" + k + " E=" + E + " d=" + d + " skew=" + skew + " " + v;
+                        String what = "T=" + T + " k=" + k + " E=" + E + " d=" + d + " skew=" + skew + " " + policy + " " + v;
                         checkF32(dev, rnd, cpu, plan, d, v, what);
                         checkBf16(dev, rnd, cpu, plan, d, v, what);
                     }

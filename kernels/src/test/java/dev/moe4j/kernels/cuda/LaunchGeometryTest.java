@@ -37,6 +37,41 @@ class LaunchGeometryTest {
     }
 
     @Test
+    void gatingV3GridIsCappedPerSmAndCoversEveryTokenOnce() {
+        for (int sms : new int[] {1, 108, 132}) {
+            for (int t : new int[] {0, 1, 7, 8, 9, 4096, 4097, 1 << 20}) {
+                LaunchGeometry.Grid g = LaunchGeometry.gatingV3(t, sms);
+                assertThat(g.threadsPerBlock()).isEqualTo(32 * LaunchGeometry.GATING_V3_WARPS);
+                assertThat(g.gx()).isLessThanOrEqualTo(LaunchGeometry.GATING_V3_BLOCKS_PER_SM * sms);
+                // no block without a token (every block must reach the histogram's ticket with work done)
+                assertThat((long) (g.gx() - 1) * LaunchGeometry.GATING_V3_WARPS).isLessThan(Math.max(t, 1));
+                if (t > 0) assertThat(g.gx()).isPositive();
+            }
+        }
+        assertThat(LaunchGeometry.gatingV3(4096, 132).gx()).isEqualTo(512);
+        assertThat(LaunchGeometry.gatingV3(1 << 20, 132).gx()).isEqualTo(528);
+        assertThat(LaunchGeometry.gatingV3(0, 132).isEmpty()).isTrue();
+    }
+
+    @Test
+    void gatingV3VectorWidthFollowsEAndAlignment() {
+        assertThat(LaunchGeometry.gatingV3Vector(64, 2, true, true)).isEqualTo(2);      // 2 experts per lane: 8-byte loads
+        assertThat(LaunchGeometry.gatingV3Vector(128, 4, true, true)).isEqualTo(4);
+        assertThat(LaunchGeometry.gatingV3Vector(256, 8, true, true)).isEqualTo(4);
+        assertThat(LaunchGeometry.gatingV3Vector(130, 8, true, true)).isEqualTo(2);     // E % 4 == 2
+        assertThat(LaunchGeometry.gatingV3Vector(33, 2, true, true)).isEqualTo(1);      // odd E
+        assertThat(LaunchGeometry.gatingV3Vector(32, 1, true, true)).isEqualTo(1);      // one expert per lane
+        assertThat(LaunchGeometry.gatingV3Vector(128, 4, false, true)).isEqualTo(2);    // rows 8-byte aligned only
+        assertThat(LaunchGeometry.gatingV3Vector(128, 4, false, false)).isEqualTo(1);
+        for (int e = 1; e <= 512; e++) {
+            int epl = LaunchGeometry.gatingExpertsPerLane(e, 1, 1);
+            int v = LaunchGeometry.gatingV3Vector(e, epl, true, true);
+            assertThat(e % v).isZero();
+            assertThat(v).isLessThanOrEqualTo(epl);
+        }
+    }
+
+    @Test
     void routingChunksCoverEveryPair() {
         assertThat(LaunchGeometry.routingChunks(0)).isZero();
         assertThat(LaunchGeometry.routingChunks(1)).isEqualTo(1);

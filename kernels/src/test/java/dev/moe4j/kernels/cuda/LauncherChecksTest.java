@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.moe4j.kernels.cpu.GroupedGemm.Layout;
+import dev.moe4j.kernels.cpu.moe.DropPolicy;
 import dev.moe4j.kernels.cpu.moe.GatingConfig;
+import dev.moe4j.kernels.cpu.moe.RoutingPlan;
 
 import org.junit.jupiter.api.Test;
 
@@ -23,7 +25,7 @@ class LauncherChecksTest {
     void gatingNamesTheShortBuffer() {
         GatingConfig c = GatingConfig.mixtral(2);
         DeviceBuffer ok = bytes(1 << 20);
-        assertThat(CudaGating.checkForward(c, 10, 8, ok, null, null, ok, ok, ok, KernelVersion.AUTO)).isEqualTo(2);
+        assertThat(CudaGating.checkForward(c, 10, 8, ok, null, null, ok, ok, ok, KernelVersion.AUTO)).isEqualTo(3);
         assertThatThrownBy(() -> CudaGating.checkForward(c, 10, 8, bytes(4 * 79), null, null, ok, ok, ok, KernelVersion.AUTO))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("logits").hasMessageContaining("[T, E] = [10, 8]")
                 .hasMessageContaining("320");
@@ -41,12 +43,17 @@ class LauncherChecksTest {
     void gatingVersionChoice() {
         DeviceBuffer ok = bytes(64 << 20);
         assertThat(CudaGating.checkForward(GatingConfig.mixtral(2), 4, 600, ok, null, null, ok, ok, ok, KernelVersion.AUTO)).isEqualTo(1);
-        assertThat(CudaGating.checkForward(GatingConfig.deepseekV3(8, 8, 4, true, 2.5f), 4, 256, ok, ok, ok, ok, ok, ok, KernelVersion.AUTO)).isEqualTo(2);
+        assertThat(CudaGating.checkForward(GatingConfig.deepseekV3(8, 8, 4, true, 2.5f), 4, 256, ok, ok, ok, ok, ok, ok, KernelVersion.AUTO)).isEqualTo(3);
         assertThat(CudaGating.checkForward(GatingConfig.mixtral(2), 4, 64, ok, null, null, ok, ok, ok, KernelVersion.V1)).isEqualTo(1);
+        assertThat(CudaGating.checkForward(GatingConfig.mixtral(2), 4, 64, ok, null, null, ok, ok, ok, KernelVersion.V2)).isEqualTo(2);
+        assertThat(CudaGating.checkForward(GatingConfig.mixtral(2), 4, 64, ok, null, null, ok, ok, ok, KernelVersion.V3)).isEqualTo(3);
         assertThatThrownBy(() -> CudaGating.checkForward(GatingConfig.mixtral(2), 4, 600, ok, null, null, ok, ok, ok, KernelVersion.V2))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("E = 600");
+        assertThatThrownBy(() -> CudaGating.checkForward(GatingConfig.mixtral(2), 4, 600, ok, null, null, ok, ok, ok, KernelVersion.V3))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("v3").hasMessageContaining("E = 600");
         assertThatThrownBy(() -> CudaGating.checkBackward(GatingConfig.mixtral(2), 4, 64, ok, ok, ok, ok, KernelVersion.V3))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not 3");
+        assertThat(CudaGating.checkBackward(GatingConfig.mixtral(2), 4, 64, ok, ok, ok, ok, KernelVersion.AUTO)).isEqualTo(2);
     }
 
     @Test
@@ -60,6 +67,16 @@ class LauncherChecksTest {
         assertThatThrownBy(() -> CudaRouting.checkPlan(bytes(1 << 20), 1, 1, 20000, -1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("E = 20000");
         CudaRouting.checkPlan(bytes(24), 3, 2, 8, 0);
+        // drop by score needs weights [T, k] under a capacity, and a policy
+        assertThatThrownBy(() -> CudaRouting.checkPlan(bytes(24), null, 3, 2, 8, 1, DropPolicy.BY_SCORE))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("BY_SCORE").hasMessageContaining("weights");
+        assertThatThrownBy(() -> CudaRouting.checkPlan(bytes(24), bytes(20), 3, 2, 8, 1, DropPolicy.BY_SCORE))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("weights").hasMessageContaining("[T, k] = [3, 2]");
+        assertThatThrownBy(() -> CudaRouting.checkPlan(bytes(24), bytes(24), 3, 2, 8, 1, null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("policy");
+        assertThat(CudaRouting.checkPlan(bytes(24), bytes(24), 3, 2, 8, 1, DropPolicy.BY_SCORE)).isTrue();
+        assertThat(CudaRouting.checkPlan(bytes(24), null, 3, 2, 8, RoutingPlan.UNLIMITED, DropPolicy.BY_SCORE)).isFalse();
+        assertThat(CudaRouting.checkPlan(bytes(24), null, 3, 2, 8, 1, DropPolicy.BY_POSITION)).isFalse();
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.moe4j.tensor.cuda;
 
 import dev.moe4j.kernels.cpu.GroupedGemm.Layout;
+import dev.moe4j.kernels.cpu.moe.DropPolicy;
 import dev.moe4j.kernels.cpu.moe.GatingConfig;
 import dev.moe4j.kernels.cuda.CudaDType;
 import dev.moe4j.kernels.cuda.CudaGating;
@@ -90,6 +91,21 @@ public final class CudaMoe {
         requireCuda("routing plan", ids);
         require2d("ids", ids, DType.I32);
         return CudaRouting.plan(buf(ids), ids.size(0), ids.size(1), numExperts, capacity);
+    }
+
+    /**
+     * The routing plan of {@code ids} [T, k] (I32) over E experts with capacity {@code capacity} ({@code -1}
+     * for none) chosen by {@code policy}; {@link DropPolicy#BY_SCORE} keeps each expert's pairs of highest
+     * gate weight in {@code weights} [T, k] (F32; may be null under BY_POSITION or without a capacity).
+     */
+    public static DeviceRoutingPlan plan(Tensor ids, Tensor weights, int numExperts, int capacity, DropPolicy policy) {
+        requireCuda("routing plan", ids);
+        require2d("ids", ids, DType.I32);
+        if (weights != null) {
+            requireShape("weights", weights, DType.F32, ids.size(0), ids.size(1));
+            Devices.requireSame("routing plan", ids, weights);
+        }
+        return CudaRouting.plan(buf(ids), weights == null ? null : buf(weights), ids.size(0), ids.size(1), numExperts, capacity, policy);
     }
 
     /** {@code xPerm [R, d] = x[token(r), :]}. */
