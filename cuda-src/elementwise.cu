@@ -92,8 +92,9 @@ __device__ __forceinline__ BF16 bf16_rne(float f) {
     return BF16{(uint16_t)((x + 0x7fffu + lsb) >> 16)};
 }
 
-// Java's (long) f: toward zero, saturating, NaN -> 0 (PTX cvt.rzi saturates and maps NaN to 0).
-__device__ __forceinline__ i64 f2ll(float v) { return __float2ll_rz(v); }
+// Java's (long) f: toward zero, saturating, NaN -> 0. PTX cvt.rzi saturates, but an H200 turned a NaN
+// into INT64_MIN for the 64-bit target, so NaN is mapped to 0 here explicitly.
+__device__ __forceinline__ i64 f2ll(float v) { return v != v ? 0 : __float2ll_rz(v); }
 // Java's (float) (double) v: two correctly rounded steps, kept apart on purpose.
 __device__ __forceinline__ float ll2f(i64 v) { return __double2float_rn(__ll2double_rn(v)); }
 

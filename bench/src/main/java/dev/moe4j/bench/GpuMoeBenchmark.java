@@ -330,7 +330,8 @@ public final class GpuMoeBenchmark {
             int gemmReps = Math.max(5, reps / 2);
             double ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.forward(CudaDType.BF16, off, E, R, d, f, 1f, x, w, Layout.NK, 0f, h, KernelVersion.V3));
             rows.add(new Row(name, "grouped GEMM fwd bf16 (v3 mma.sync)", ms, tflops(flops, ms), ref(flops, ms, s.refGroupedTflops, "torch._grouped_mm")));
-            boolean hopper = dev.info().major() == 9;   // v4 (wgmma + TMA) is sm_90a machine code
+            // v4 (wgmma + TMA) is sm_90a machine code; -Dmoe4j.cuda.gg.v4=false leaves it out
+            boolean hopper = dev.info().major() == 9 && !"false".equalsIgnoreCase(System.getProperty("moe4j.cuda.gg.v4"));
             if (hopper) {
                 ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.forward(CudaDType.BF16, off, E, R, d, f, 1f, x, w, Layout.NK, 0f, h, KernelVersion.V4));
                 rows.add(new Row(name, "grouped GEMM fwd bf16 (v4 wgmma+TMA)", ms, tflops(flops, ms), ref(flops, ms, s.refGroupedTflops, "torch._grouped_mm")));

@@ -547,6 +547,7 @@ public final class Tensor {
 
     /** The elements in row-major order as floats (a copy). */
     public float[] toFloatArray() {
+        if (numel() == 0) return new float[0];      // an empty view may carry an offset past its storage
         Tensor c = cpu().to(DType.F32).contiguous();
         float[] a = c.cpuStorage().floats();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());
@@ -554,6 +555,7 @@ public final class Tensor {
 
     /** The elements in row-major order as doubles (a copy). */
     public double[] toDoubleArray() {
+        if (numel() == 0) return new double[0];      // an empty view may carry an offset past its storage
         Tensor c = cpu().to(DType.F64).contiguous();
         double[] a = c.cpuStorage().doubles();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());
@@ -561,6 +563,7 @@ public final class Tensor {
 
     /** The elements in row-major order as longs (a copy). */
     public long[] toLongArray() {
+        if (numel() == 0) return new long[0];      // an empty view may carry an offset past its storage
         Tensor c = cpu().to(DType.I64).contiguous();
         long[] a = c.cpuStorage().longs();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());
@@ -568,6 +571,7 @@ public final class Tensor {
 
     /** The elements in row-major order as ints (a copy). */
     public int[] toIntArray() {
+        if (numel() == 0) return new int[0];      // an empty view may carry an offset past its storage
         Tensor c = cpu().to(DType.I32).contiguous();
         int[] a = c.cpuStorage().ints();
         return Arrays.copyOfRange(a, c.offset, c.offset + c.numel());

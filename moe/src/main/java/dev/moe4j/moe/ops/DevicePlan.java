@@ -1,5 +1,6 @@
 package dev.moe4j.moe.ops;
 
+import dev.moe4j.kernels.cpu.moe.DropPolicy;
 import dev.moe4j.kernels.cpu.moe.RoutingPlan;
 import dev.moe4j.kernels.cuda.CudaDevice;
 import dev.moe4j.kernels.cuda.DeviceBuffer;
@@ -20,7 +21,7 @@ import java.lang.ref.Cleaner;
  * comes to the host only when asked for ({@link #toHost()}: printing, reports).
  *
  * <p>Two ways to get one: {@link #build} runs the plan kernels on device expert ids (capacity by
- * position), {@link #upload} copies a plan built on the host (any capacity rule, selection masks).
+ * position or by score over one group of tokens), {@link #upload} copies a plan built on the host (any capacity rule, selection masks).
  * The device buffers return to the device's cache when this object becomes unreachable (a
  * {@link Cleaner}); as for device storage, that is safe because all work on a device runs on one
  * stream.
@@ -43,18 +44,38 @@ public final class DevicePlan {
     }
 
     /**
-     * The plan of device expert ids [T, k] (I32) over E experts, built on the device.
+     * The plan of device expert ids [T, k] (I32) over E experts, built on the device, keeping the
+     * first {@code capacity} pairs of each expert in pair order.
      *
-     * @param capacity pairs kept per expert, the first ones in pair order, or {@link RoutingPlan#UNLIMITED}
+     * @param capacity pairs kept per expert, or {@link RoutingPlan#UNLIMITED}
      * @throws IllegalArgumentException for ids that are not an I32 [T, k] CUDA tensor
      * @throws IndexOutOfBoundsException naming the token and slot of an id outside [0, E)
      */
     public static DevicePlan build(Tensor ids, int numExperts, int capacity) {
+        return build(ids, null, numExperts, capacity, DropPolicy.BY_POSITION);
+    }
+
+    /**
+     * The plan of device expert ids [T, k] (I32) over E experts, built on the device, with the
+     * capacity applied by {@code policy}: {@link DropPolicy#BY_SCORE} keeps each expert's
+     * {@code capacity} pairs of highest gate weight (ties to the earlier pair), as the CPU plan does.
+     *
+     * @param weights  [T, k] gate weights on the same device (cast to F32), needed under BY_SCORE with a capacity
+     * @param capacity pairs kept per expert, or {@link RoutingPlan#UNLIMITED}
+     * @throws IllegalArgumentException for ids that are not an I32 [T, k] CUDA tensor, missing weights
+     *                                  under BY_SCORE, or a NaN weight (naming its token and slot)
+     * @throws IndexOutOfBoundsException naming the token and slot of an id outside [0, E)
+     */
+    public static DevicePlan build(Tensor ids, Tensor weights, int numExperts, int capacity, DropPolicy policy) {
         if (ids.device().isCpu() || ids.dtype() != DType.I32 || ids.rank() != 2) {
             throw new IllegalArgumentException("device routing plan: ids must be an I32 [T, k] tensor on a CUDA device, got "
                     + ids.dtype() + " " + Shape.str(ids.shape()) + " on " + ids.device());
         }
-        DeviceRoutingPlan p = CudaMoe.plan(ids, numExperts, capacity);
+        boolean byScore = policy == DropPolicy.BY_SCORE && capacity != RoutingPlan.UNLIMITED;
+        if (byScore && weights == null) throw new IllegalArgumentException("device routing plan: dropping by score needs the gate weights");
+        DeviceRoutingPlan p = byScore
+                ? CudaMoe.plan(ids, weights.to(DType.F32).contiguous(), numExperts, capacity, DropPolicy.BY_SCORE)
+                : CudaMoe.plan(ids, numExperts, capacity);
         return new DevicePlan(p, p.demand().readInts(numExperts), p.offsets().readInts(numExperts + 1), null);
     }
 

@@ -1,7 +1,6 @@
 package dev.moe4j.moe.routing;
 
 import dev.moe4j.autograd.nn.Module;
-import dev.moe4j.kernels.cpu.moe.DropPolicy;
 import dev.moe4j.kernels.cpu.moe.RoutingPlan;
 import dev.moe4j.moe.Routing;
 import dev.moe4j.moe.ops.DevicePlan;
@@ -102,7 +101,7 @@ public abstract class Router extends Module {
      * The routing of a token-choice {@link Gate} that has run on {@code logits}, with its plan under
      * {@code capacity}. After a gate on a CUDA device, the plan is built there from the device ids
      * when the capacity rule is one the plan kernels apply (no limit, or one group of tokens dropping by
-     * position); otherwise (and on the CPU) the ids, and the weights when dropping by score, come to
+     * position or by score); otherwise (and on the CPU) the ids, and the weights when dropping by score, come to
      * the host and {@link Plans#build} makes the plan, which the layer uploads when it needs it.
      *
      * @param name     the router's name, for printing
@@ -120,16 +119,15 @@ public abstract class Router extends Module {
         Tensor deviceIds = gate.deviceIds();
         if (deviceIds != null && devicePlanFits(capacity, T)) {
             int c = capacity.isUnlimited() ? RoutingPlan.UNLIMITED : capacity.perExpert(T, k, E);
-            return new Routing(name, DevicePlan.build(deviceIds, E, c), deviceIds, weights, logits, gate.scores(), bias);
+            return new Routing(name, DevicePlan.build(deviceIds, weights, E, c, capacity.policy()), deviceIds, weights, logits, gate.scores(), bias);
         }
         int[] ids = gate.ids();
         var plan = Plans.build(ids, null, capacity.isUnlimited() ? null : weights.cpu().toDoubleArray(), T, k, E, capacity);
         return new Routing(name, plan, ids, null, weights, logits, gate.scores(), bias, 0);
     }
 
-    /** Whether the device plan kernels apply {@code capacity} to T tokens: no limit, or by position over one group. */
+    /** Whether the device plan kernels apply {@code capacity} to T tokens: no limit, or one group of tokens (by position or by score). */
     static boolean devicePlanFits(Capacity capacity, int T) {
-        if (capacity.isUnlimited()) return true;
-        return capacity.policy() == DropPolicy.BY_POSITION && (capacity.groupSize() == 0 || capacity.groupSize() >= T);
+        return capacity.isUnlimited() || capacity.groupSize() == 0 || capacity.groupSize() >= T;
     }
 }

@@ -90,12 +90,24 @@ class MoeLayerCudaTest {
 
     @ParameterizedTest
     @EnumSource(Precision.class)
-    void switchDroppingByScoreUploadsTheHostPlan(Precision p) {
+    void switchDroppingByScorePlansOnTheDevice(Precision p) {
         MoeOptions o = options().router(RouterKind.SWITCH).topK(1).capacityFactor(1.0).dropPolicy(DropPolicy.BY_SCORE);
         Generator g = new Generator(14);
         int[][] choices = choices(g, 20, 1, new int[] {0, 0, 0, 1, 1, 2, 3, 4, 5, 6});
         Run r = compare(o, p.dtype, new int[] {20, D}, choices, g);
-        assertTrue(!r.device.lastRouting().builtOnDevice(), "dropping by score plans on the host");
+        assertTrue(r.device.lastRouting().builtOnDevice(), "dropping by score over one group plans on the device");
+        assertTrue(r.cpu.lastRouting().droppedPairs() > 0, "the case drops tokens");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
+    void switchCapacityGroupsUploadTheHostPlan(Precision p) {
+        MoeOptions o = options().router(RouterKind.SWITCH).topK(1).capacityFactor(1.0).dropPolicy(DropPolicy.BY_SCORE)
+                .capacityGroupSize(10);
+        Generator g = new Generator(16);
+        int[][] choices = choices(g, 20, 1, new int[] {0, 0, 0, 1, 1, 2, 3, 4, 5, 6});
+        Run r = compare(o, p.dtype, new int[] {20, D}, choices, g);
+        assertTrue(!r.device.lastRouting().builtOnDevice(), "capacity over several groups plans on the host");
         assertTrue(r.cpu.lastRouting().droppedPairs() > 0, "the case drops tokens");
     }
 
@@ -185,8 +197,8 @@ class MoeLayerCudaTest {
     }
 
     /**
-     * Tokens x [T, d] whose router logits x W^T are 2 for the first chosen expert, 1 for the second
-     * (and so on, falling by 1), 0 for the others, plus a little noise: x = sum_j a_j u_{e_j} + n with
+     * Tokens x [T, d] whose router logits x W^T are 2 + 0.08 t for the first chosen expert, 1 + 0.08 t
+     * for the second (and so on, falling by 1), 0 for the others, plus a little noise: x = sum_j a_j u_{e_j} + n with
      * u_e = W^T (W W^T)^-1 1_e (so that W u_e = 1_e), n ~ N(0, 0.01^2).
      */
     static Tensor separatedTokens(Tensor w, int[][] choices, Generator g) {
@@ -216,7 +228,9 @@ class MoeLayerCudaTest {
         double[] x = new double[T * d];
         for (int t = 0; t < T; t++) {
             double[] target = new double[e];
-            for (int j = 0; j < choices[t].length; j++) target[choices[t][j]] = 2.0 - j;
+            // each token's chosen logits also rise by 0.08 t, so that tokens competing for an expert's
+            // capacity differ in score by more than bf16 rounding of the logits (at most 0.016 here)
+            for (int j = 0; j < choices[t].length; j++) target[choices[t][j]] = 2.0 - j + 0.08 * t;
             double[] coef = new double[e];                                       // (W W^T)^-1 target
             for (int i = 0; i < e; i++) for (int j = 0; j < e; j++) coef[i] += m[i][e + j] * target[j];
             for (int c = 0; c < d; c++) {
