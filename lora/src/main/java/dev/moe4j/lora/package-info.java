@@ -20,6 +20,19 @@
  *       capacity, expert dropout), {@link dev.moe4j.lora.AdaMoleLinear} (learned threshold),
  *       {@link dev.moe4j.lora.LoraMoeLinear} (soft, localized balancing): mixtures of LoRA experts
  *       ({@link dev.moe4j.lora.LoraExpertBank}) on a frozen layer.</li>
+ *   <li>{@link dev.moe4j.lora.DynMoleLinear} (Tsallis-entropy hybrid soft / top-p routing),
+ *       {@link dev.moe4j.lora.MixtureOfRoutersLinear} (sub-routers weighed by a main router),
+ *       {@link dev.moe4j.lora.LoraEnsembleLinear} (weighted ensemble of adapters): more mixtures
+ *       on the same bank.</li>
+ *   <li>{@link dev.moe4j.lora.LoraMixtureModel} with {@link dev.moe4j.lora.ExpertAllocation}:
+ *       mixtures on a model's layers with a number of experts per layer (MoLA).</li>
+ *   <li>{@link dev.moe4j.lora.MiLoraLayer} ({@link dev.moe4j.lora.MiLoraLinear},
+ *       {@link dev.moe4j.lora.PromptRouter}): the LoRA modules of a block as experts, routed once
+ *       per prompt and cached by sequence (MiLoRA).</li>
+ *   <li>{@link dev.moe4j.lora.SMoreLinear}: hierarchical low-rank residual experts routed as a
+ *       tree (S'MoRE).</li>
+ *   <li>{@link dev.moe4j.lora.merge}: merging LoRA updates (linear, concatenation, TIES) and
+ *       upcycling dense layers into MoE layers and back.</li>
  * </ul>
  *
  * <h2>Attaching to a model</h2>
