@@ -2,8 +2,8 @@ package dev.moe4j.kernels.cpu;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,8 +18,10 @@ import jdk.incubator.vector.VectorSpecies;
  * row form on each row. The row form's Vector API path needs a unit-stride row; a stride-0 row (a
  * broadcast scalar) is one scalar evaluation and a fill; any other stride runs the scalar reference.
  * Transcendentals use the Vector API's {@code EXP}, {@code LOG}, {@code TANH} lanes (within about
- * one ulp of {@link Math}); GELU evaluates {@link Erf#erfc(DoubleVector)} on double lanes, also for
- * float input, so both precisions are accurate to their last bits.
+ * one ulp of {@link Math}). GELU on double lanes evaluates {@link Erf#erfc(DoubleVector)}, accurate to
+ * the last bits; on float lanes it uses the float-precision {@link FloatErf#gelu(FloatVector)} (within a
+ * few float ulps of the reference, which evaluates in double and rounds once), with the row's last
+ * {@code n % lanes} elements in one masked vector step so that every element goes through the same lanes.
  *
  * <p>Supported arrays: {@code float[]}, {@code double[]}, and {@code long[]} for the integral ops
  * ({@link UnaryOp#isIntegral()}); {@code x} and {@code out} have the same type.
@@ -29,8 +31,6 @@ public final class UnaryKernels {
 
     static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
-    /** Floats with as many lanes as {@link #DS}: the shape F32 lanes are widened from for double-precision math. */
-    static final VectorSpecies<Float> FS_AS_DS = VectorSpecies.of(float.class, VectorShape.forBitSize(DS.vectorBitSize() / 2));
 
     // =================================================================== scalar reference
 
@@ -109,13 +109,9 @@ public final class UnaryKernels {
             case SQRT -> { for (; i < bound; i += step) FloatVector.fromArray(FS, x, xOff + i).sqrt().intoArray(out, outOff + i); }
             case RSQRT -> { for (; i < bound; i += step) FloatVector.broadcast(FS, 1f).div(FloatVector.fromArray(FS, x, xOff + i).sqrt()).intoArray(out, outOff + i); }
             case RELU -> { for (; i < bound; i += step) FloatVector.fromArray(FS, x, xOff + i).max(0f).intoArray(out, outOff + i); }
-            case GELU -> {                                        // widened to double lanes for erfc
-                int dStep = DS.length();
-                int dBound = n - n % dStep;
-                for (; i < dBound; i += dStep) {
-                    DoubleVector xd = (DoubleVector) FloatVector.fromArray(FS_AS_DS, x, xOff + i).convertShape(VectorOperators.F2D, DS, 0);
-                    ((FloatVector) gelu(xd).convertShape(VectorOperators.D2F, FS_AS_DS, 0)).intoArray(out, outOff + i);
-                }
+            case GELU -> {                                        // own method: see FloatErf#gelu(float[], int, float[], int, int)
+                FloatErf.gelu(x, xOff, out, outOff, n);
+                i = n;
             }
             case GELU_TANH -> { for (; i < bound; i += step) geluTanh(FloatVector.fromArray(FS, x, xOff + i)).intoArray(out, outOff + i); }
             case SILU -> { for (; i < bound; i += step) { FloatVector v = FloatVector.fromArray(FS, x, xOff + i); v.div(sigmoidDenominator(v)).intoArray(out, outOff + i); } }

@@ -117,24 +117,26 @@ public final class Permute {
     }
 
     /**
-     * Fast backward (same contract as {@link #permuteBackwardReference}): per token, copy the first kept row,
-     * add the others with a vector loop; zero-fill a token with no kept slot.
+     * Fast backward (same contract as {@link #permuteBackwardReference}): per token, the offsets of its kept rows
+     * in slot order, then one pass over the d columns that loads each of those rows once per vector chunk, adds
+     * them left to right in registers and stores dx[t] once ({@code VectorRows.sumRows}); a single kept row is
+     * one {@link System#arraycopy}, none a zero fill. The additions are those of the reference in the same
+     * order (its leading {@code 0 +} only changes the sign of a zero), so the result is the same bits.
      */
     public static void permuteBackward(RoutingPlan plan, float[] dxPerm, int d, float[] dx) {
         checkBackward(plan, dxPerm, d, dx);
         int k = plan.topK();
         int[] pairToRow = plan.pairToRow();
         ParallelRange.forEach(plan.numTokens(), (long) k * d, (start, end) -> {
+            int[] offs = new int[k];
             for (int t = start; t < end; t++) {
-                boolean first = true;
+                int m = 0;
                 for (int j = 0; j < k; j++) {
                     int r = pairToRow[t * k + j];
-                    if (r < 0) continue;
-                    if (first) System.arraycopy(dxPerm, r * d, dx, t * d, d);
-                    else VectorRows.add(dxPerm, r * d, dx, t * d, d);
-                    first = false;
+                    if (r >= 0) offs[m++] = r * d;                // dropped slots are skipped
                 }
-                if (first) java.util.Arrays.fill(dx, t * d, t * d + d, 0f);
+                if (m == 0) java.util.Arrays.fill(dx, t * d, t * d + d, 0f);
+                else VectorRows.sumRows(dxPerm, offs, m, dx, t * d, d);
             }
         });
     }

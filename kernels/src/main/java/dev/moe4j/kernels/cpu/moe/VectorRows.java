@@ -52,6 +52,56 @@ final class VectorRows {
         for (; i < n; i++) y[yOff + i] += x[xOff + i];
     }
 
+    /**
+     * y[yOff + i] = x[offs[0] + i] + x[offs[1] + i] + ... + x[offs[m - 1] + i] for i in [0, n), added left to
+     * right, m &ge; 1 (the sum of m rows of x, in the given order). One pass over the columns: per chunk of
+     * columns, one load per source row, the additions in registers, one store, so y is written once and never
+     * read. For m &gt; 2 a chunk is four vectors, so each visit to a source row (its offset, its bounds) serves
+     * four loads.
+     */
+    static void sumRows(float[] x, int[] offs, int m, float[] y, int yOff, int n) {
+        if (m == 1) {
+            System.arraycopy(x, offs[0], y, yOff, n);
+            return;
+        }
+        int o0 = offs[0], o1 = offs[1];
+        int i = 0;
+        int end = F.loopBound(n);
+        if (m == 2) {
+            for (; i < end; i += F.length()) {
+                FloatVector.fromArray(F, x, o0 + i).add(FloatVector.fromArray(F, x, o1 + i)).intoArray(y, yOff + i);
+            }
+            for (; i < n; i++) y[yOff + i] = x[o0 + i] + x[o1 + i];
+            return;
+        }
+        int lanes = F.length();
+        for (int blockEnd = n - 4 * lanes; i <= blockEnd; i += 4 * lanes) {      // four vectors per source visit
+            FloatVector a0 = FloatVector.fromArray(F, x, o0 + i), a1 = FloatVector.fromArray(F, x, o0 + i + lanes);
+            FloatVector a2 = FloatVector.fromArray(F, x, o0 + i + 2 * lanes), a3 = FloatVector.fromArray(F, x, o0 + i + 3 * lanes);
+            for (int j = 1; j < m; j++) {
+                int o = offs[j] + i;
+                a0 = a0.add(FloatVector.fromArray(F, x, o));
+                a1 = a1.add(FloatVector.fromArray(F, x, o + lanes));
+                a2 = a2.add(FloatVector.fromArray(F, x, o + 2 * lanes));
+                a3 = a3.add(FloatVector.fromArray(F, x, o + 3 * lanes));
+            }
+            a0.intoArray(y, yOff + i);
+            a1.intoArray(y, yOff + i + lanes);
+            a2.intoArray(y, yOff + i + 2 * lanes);
+            a3.intoArray(y, yOff + i + 3 * lanes);
+        }
+        for (; i < end; i += lanes) {
+            FloatVector acc = FloatVector.fromArray(F, x, o0 + i).add(FloatVector.fromArray(F, x, o1 + i));
+            for (int j = 2; j < m; j++) acc = acc.add(FloatVector.fromArray(F, x, offs[j] + i));
+            acc.intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            float acc = x[o0 + i] + x[o1 + i];
+            for (int j = 2; j < m; j++) acc += x[offs[j] + i];
+            y[yOff + i] = acc;
+        }
+    }
+
     /** sum_i a[aOff + i] * b[bOff + i], lane-wise partial sums (fused multiply-add) reduced at the end. */
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         int i = 0;

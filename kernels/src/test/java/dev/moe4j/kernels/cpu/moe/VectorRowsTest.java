@@ -86,4 +86,26 @@ class VectorRowsTest {
             }
         }
     }
+
+    /** sumRows adds its m source rows left to right, element by element, exactly as the scalar loop does. */
+    @Test
+    void sumRowsAddsTheRowsInOrder() {
+        Random rnd = new Random(4);
+        for (int n : new int[] {0, 1, 3, 7, 8, 15, 16, 17, 33, 100, 257}) {
+            for (int m = 1; m <= 9; m++) {
+                float[] x = gaussian(rnd, 10 * (n + 3), 1.0e3);
+                int[] offs = new int[m + 2];
+                for (int j = 0; j < m; j++) offs[j] = rnd.nextInt(9 * (n + 3) + 1);  // any start, rows may overlap
+                offs[m] = offs[m + 1] = -1;                                          // entries past m are not read
+                float[] y = gaussian(rnd, n + 5, 1.0), want = y.clone(), got = y.clone();
+                for (int i = 0; i < n; i++) {
+                    float acc = x[offs[0] + i];
+                    for (int j = 1; j < m; j++) acc += x[offs[j] + i];
+                    want[5 + i] = acc;
+                }
+                VectorRows.sumRows(x, offs, m, got, 5, n);
+                assertSameFloats("sumRows n=" + n + " m=" + m, want, got, n + 5);
+            }
+        }
+    }
 }
