@@ -96,8 +96,14 @@ public final class CudaDevice {
 
     /** Makes this device's primary context current in the calling thread. */
     public void bind() {
-        CudaChecks.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent(cuda:" + ordinal + ")");
+        if (BOUND.get() == this) return;
+        int rc = JCudaDriver.cuCtxSetCurrent(context);
+        if (rc != 0) CudaChecks.check(rc, "cuCtxSetCurrent(cuda:" + ordinal + ")");
+        BOUND.set(this);
     }
+
+    /** The device whose context {@link #bind} last made current in each thread (all contexts are set here only). */
+    private static final ThreadLocal<CudaDevice> BOUND = new ThreadLocal<>();
 
     /** The stream every operation on this device runs on. */
     CUstream stream() { return stream; }
@@ -191,10 +197,13 @@ public final class CudaDevice {
         if (sharedBytes > 48 * 1024) raiseSharedLimit(f, name, sharedBytes);
         NativePointerObject[] params = new NativePointerObject[args.length];
         for (int i = 0; i < args.length; i++) params[i] = parameter(args[i], name, i);
-        String call = "cuLaunchKernel(" + name + ", " + grid + ", " + sharedBytes + " B shared)";
-        CudaChecks.check(JCudaDriver.cuLaunchKernel(f, grid.gx(), grid.gy(), grid.gz(), grid.bx(), grid.by(), grid.bz(),
-                sharedBytes, stream, Pointer.to(params), null), call);
-        if (SYNC_EACH_LAUNCH) CudaChecks.check(JCudaDriver.cuStreamSynchronize(stream), call + " then cuStreamSynchronize");
+        int rc = JCudaDriver.cuLaunchKernel(f, grid.gx(), grid.gy(), grid.gz(), grid.bx(), grid.by(), grid.bz(),
+                sharedBytes, stream, Pointer.to(params), null);
+        // the message is built only on failure: a launch costs microseconds of host time, and strings add to them
+        if (rc != 0) CudaChecks.check(rc, "cuLaunchKernel(" + name + ", " + grid + ", " + sharedBytes + " B shared)");
+        if (SYNC_EACH_LAUNCH) {
+            CudaChecks.check(JCudaDriver.cuStreamSynchronize(stream), "cuLaunchKernel(" + name + ", " + grid + ") then cuStreamSynchronize");
+        }
     }
 
     private synchronized void raiseSharedLimit(CUfunction f, String name, int bytes) {
