@@ -112,8 +112,8 @@ public final class CudaGating {
             if (nan != null) nan.fill32(Integer.MAX_VALUE);
             dev.launch(MODULE, V3_KERNELS[Integer.numberOfTrailingZeros(epl)][Integer.numberOfTrailingZeros(vec)],
                     LaunchGeometry.gatingV3(numTokens, dev.info().multiprocessors()), LaunchGeometry.gatingSharedBytes(numExperts),
-                    logits, bias, scores, weights, ids, counts, workspace(dev), nan, numTokens, numExperts, k, flags,
-                    config.nGroup(), config.topkGroup(), config.maskedScore(), config.renormEps(), config.scale());
+                    (Object) v3Args(logits, bias, scores, weights, ids, counts, workspace(dev), nan, numTokens, numExperts, k, flags,
+                            config.nGroup(), config.topkGroup(), config.maskedScore(), config.renormEps(), config.scale()));
             if (nan != null) {
                 int t = nan.readInts(1)[0];
                 if (t != Integer.MAX_VALUE) throw new IllegalArgumentException("router logit is NaN at token " + t + " (found on " + dev + ")");
@@ -121,6 +121,26 @@ public final class CudaGating {
         } finally {
             if (nan != null) nan.close();
         }
+    }
+
+    /**
+     * The v3 kernel's argument struct ({@code GatingV3Args} in gating.cu) as 26 ints: eight 64-bit
+     * device addresses (0 for null), six ints, three floats (their bits) and one int of padding.
+     */
+    static int[] v3Args(DeviceBuffer logits, DeviceBuffer bias, DeviceBuffer scores, DeviceBuffer weights, DeviceBuffer ids,
+                        DeviceBuffer counts, DeviceBuffer workspace, DeviceBuffer nan, int T, int E, int k, int flags, int nGroup,
+                        int topkGroup, float maskedScore, float eps, float scale) {
+        int[] a = new int[26];
+        DeviceBuffer[] pointers = {logits, bias, scores, weights, ids, counts, workspace, nan};
+        for (int i = 0; i < pointers.length; i++) {
+            long address = pointers[i] == null ? 0 : pointers[i].address();
+            a[2 * i] = (int) address;                    // little-endian: low word first
+            a[2 * i + 1] = (int) (address >>> 32);
+        }
+        int[] rest = {T, E, k, flags, nGroup, topkGroup, Float.floatToRawIntBits(maskedScore), Float.floatToRawIntBits(eps),
+                Float.floatToRawIntBits(scale), 0};
+        System.arraycopy(rest, 0, a, 16, rest.length);
+        return a;
     }
 
     /** v3 kernel names by log2(experts per lane) and log2(vector width) (null: no such kernel). */

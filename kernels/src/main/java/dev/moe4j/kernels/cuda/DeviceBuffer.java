@@ -58,13 +58,23 @@ public final class DeviceBuffer implements AutoCloseable {
 
     private static long nativeAddress(CUdeviceptr p) {
         try {
-            java.lang.reflect.Method get = jcuda.NativePointerObject.class.getDeclaredMethod("getNativePointer");
-            get.setAccessible(true);
-            java.lang.reflect.Method off = Pointer.class.getDeclaredMethod("getByteOffset");
-            off.setAccessible(true);
-            return (long) get.invoke(p) + (long) off.invoke(p);
+            return (long) NATIVE_POINTER.invoke(p) + (long) BYTE_OFFSET.invoke(p);
         } catch (ReflectiveOperationException | RuntimeException e) {
             throw new IllegalStateException("cannot read the address of a JCuda device pointer: " + e, e);
+        }
+    }
+
+    /** JCuda's accessors of a pointer's address and byte offset (looked up once: reflection is slow). */
+    private static final java.lang.reflect.Method NATIVE_POINTER = accessor(jcuda.NativePointerObject.class, "getNativePointer");
+    private static final java.lang.reflect.Method BYTE_OFFSET = accessor(Pointer.class, "getByteOffset");
+
+    private static java.lang.reflect.Method accessor(Class<?> owner, String name) {
+        try {
+            java.lang.reflect.Method m = owner.getDeclaredMethod(name);
+            m.setAccessible(true);
+            return m;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;                                 // reported by nativeAddress when first needed
         }
     }
 

@@ -186,4 +186,18 @@ class LauncherChecksTest {
         assertThat(b.slice(8, 32).slice(8, 8).byteOffset()).isEqualTo(16);
         assertThatThrownBy(() -> b.slice(1000, 100)).isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("1024");
     }
+
+    @Test
+    void gatingV3ArgumentStructPlacesEveryFieldWhereTheKernelReadsIt() {
+        // GatingV3Args: 8 pointers (16 ints, null -> 0), then T, E, k, flags, n_group, topk_group,
+        // masked_score, eps, scale and one int of padding: 104 bytes, a multiple of 8
+        int[] a = CudaGating.v3Args(null, null, null, null, null, null, null, null, 4096, 64, 8, 5, 8, 4, -1.5f, 1e-20f, 2.5f);
+        assertThat(a).hasSize(26);
+        for (int i = 0; i < 16; i++) assertThat(a[i]).as("pointer word %d", i).isZero();
+        assertThat(java.util.Arrays.copyOfRange(a, 16, 22)).containsExactly(4096, 64, 8, 5, 8, 4);
+        assertThat(Float.intBitsToFloat(a[22])).isEqualTo(-1.5f);
+        assertThat(Float.intBitsToFloat(a[23])).isEqualTo(1e-20f);
+        assertThat(Float.intBitsToFloat(a[24])).isEqualTo(2.5f);
+        assertThat(a[25]).isZero();
+    }
 }
