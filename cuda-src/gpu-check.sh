@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One call on the GPU machine: the SASS check of grouped GEMM v4, its tests alone (a hang or a failure
 # there turns v4 off for the rest, through -Dmoe4j.cuda.gg.v4=false), every other test tagged "gpu",
-# then the MoE benchmark with its HTML report; logs under $OUT.
+# then the MoE kernel benchmark with its HTML report and the MoE layer benchmark; logs under $OUT.
 #
 #   here:   cuda-src/prepare-gpu.sh   (build, ../shared/gpu/prepare.sh, trim to fit the carry limit)
 #   device: command "bash cuda-src/gpu-check.sh", carry [".gpu"], timeout ~540 s
-#   limits: GG_S (v4 tests, default 100 s), TESTS_S (other tests, 240 s), BENCH_S (benchmark, 200 s);
+#   limits: GG_S (v4 tests, default 100 s), TESTS_S (other tests, 240 s), BENCH_S (benchmark, 200 s), LAYER_S (layer benchmark, 150 s);
 #           TESTS="junit args" replaces the selection of the other tests; BENCH=0 skips the benchmark
 #
 # Prints the test summary and the benchmark table last.
@@ -30,6 +30,9 @@ if [ "${BENCH:-1}" != 0 ]; then
   start=$(date +%s)
   timeout "${BENCH_S:-200}" bash .gpu/run java dev.moe4j.bench.GpuMoeBenchmark --report "$out/gpu-report.html" > "$out/bench.log" 2>&1
   echo "benchmark: exit $? in $(( $(date +%s) - start )) s"
+  start=$(date +%s)
+  timeout "${LAYER_S:-150}" bash .gpu/run java dev.moe4j.bench.GpuMoeLayerBenchmark > "$out/layer.log" 2>&1
+  echo "layer benchmark: exit $? in $(( $(date +%s) - start )) s"
 fi
 echo "---- SASS of grouped GEMM v4 (sm_90a)"
 cat "$out/sass.txt"
@@ -37,3 +40,4 @@ echo "---- tests (failures and summary)"
 grep -h -E "✘|tests (successful|failed|aborted|skipped)" "$out/tests-gg.log" "$out/tests.log" | head -80
 echo "---- benchmark"
 [ -f "$out/bench.log" ] && tail -n 34 "$out/bench.log"
+[ -f "$out/layer.log" ] && tail -n 8 "$out/layer.log"
