@@ -28,10 +28,11 @@ import java.util.List;
  * kernel runs.
  */
 public final class Tensor {
-    private final Storage storage;
-    private final int[] shape;
-    private final int[] strides;
-    private final int offset;
+    // not final only for replaceData (moving a leaf between devices in place); every other method keeps them
+    private Storage storage;
+    private int[] shape;
+    private int[] strides;
+    private int offset;
 
     // autograd slots (see dev.moe4j.autograd)
     private boolean requiresGrad;
@@ -536,6 +537,29 @@ public final class Tensor {
     public void set(double value, int... idx) {
         cpuStorage().setDouble(storageIndex(idx), value);
         storage.bumpVersion();
+    }
+
+    /**
+     * Makes this tensor a view of {@code source}'s data, keeping this object (what
+     * {@code param.data = source} does in PyTorch): {@code Module.to(Device)} moves parameters this
+     * way, so that optimizers and other holders of the parameter see the moved tensor. Only leaves
+     * (tensors without a recorded gradient function) may be rebound; views taken of this tensor
+     * before keep the old data.
+     *
+     * @param source [same shape], same dtype, any device
+     * @throws IllegalArgumentException for a different shape or dtype, or when this tensor is the
+     *         output of a recorded operation
+     */
+    public void replaceData(Tensor source) {
+        if (!Arrays.equals(shape, source.shape) || dtype() != source.dtype()) {
+            throw new IllegalArgumentException("replaceData: " + dtype() + " " + Shape.str(shape) + " cannot take the data of "
+                    + source.dtype() + " " + Shape.str(source.shape));
+        }
+        if (gradFn != null) throw new IllegalArgumentException("replaceData: only a leaf tensor can be rebound, this one has a gradient function");
+        this.storage = source.storage;
+        this.shape = source.shape.clone();
+        this.strides = source.strides.clone();
+        this.offset = source.offset;
     }
 
     /** The single element of a one-element tensor. */

@@ -8,8 +8,6 @@ import dev.moe4j.tensor.io.SafetensorsFile;
 import dev.moe4j.tensor.io.SafetensorsWriter;
 
 import java.io.IOException;
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -157,24 +155,21 @@ public abstract class Module {
     // ------------------------------------------------------------------ devices
 
     /**
-     * Moves every parameter and buffer of the tree to {@code device}, as {@code torch.nn.Module.to}:
-     * each becomes a copy on the device (a parameter stays a leaf with the same requiresGrad, and its
-     * gradient, if any, moves with it); tensors already there are kept. A tensor registered in several
-     * places moves once. The modules of the tree then hold the new tensors: the registrations, and every
-     * field of type {@code Tensor} of a module of the tree that held a moved tensor (fields are rebound
-     * by reflection, since layers keep their parameters in final fields). Returns this.
+     * Moves every parameter and buffer of the tree to {@code device} in place, as
+     * {@code torch.nn.Module.to}: each tensor object stays the same (so optimizers and layers that hold
+     * it keep working) and gets a copy of its data on the device ({@link Tensor#replaceData}); its
+     * gradient, if any, moves too. Tensors already there are left alone, and a tensor registered in
+     * several places moves once. Returns this.
      *
      * @throws IllegalStateException naming CUDA's reason when {@code device} is a CUDA device and CUDA is unavailable
      */
     public Module to(Device device) {
-        Map<Tensor, Tensor> moved = new java.util.IdentityHashMap<>();
         List<Module> tree = new ArrayList<>();
         collectModules(tree, Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
         for (Module m : tree) {
-            for (Map.Entry<String, Tensor> e : m.parameters.entrySet()) e.setValue(moved.computeIfAbsent(e.getValue(), t -> moveTensor(t, device)));
-            for (Map.Entry<String, Tensor> e : m.buffers.entrySet()) e.setValue(moved.computeIfAbsent(e.getValue(), t -> moveTensor(t, device)));
+            for (Tensor t : m.parameters.values()) moveTensor(t, device);
+            for (Tensor t : m.buffers.values()) moveTensor(t, device);
         }
-        for (Module m : tree) m.rebindFields(moved);
         return this;
     }
 
@@ -184,31 +179,12 @@ public abstract class Module {
         for (Module m : children.values()) m.collectModules(out, seen);
     }
 
-    /** {@code t} on {@code device} as a new leaf with t's requiresGrad and gradient, or t itself when it is there. */
-    private static Tensor moveTensor(Tensor t, Device device) {
-        if (t.device().equals(device)) return t;
-        Tensor moved = t.detach().to(device);
-        if (moved == t) return t;
-        if (t.requiresGrad()) moved.setRequiresGrad(true);
-        if (t.grad() != null) moved.setGrad(t.grad().to(device));
-        return moved;
-    }
-
-    /** Points every instance field of type Tensor declared below Module that holds a moved tensor at its new tensor. */
-    private void rebindFields(Map<Tensor, Tensor> moved) {
-        for (Class<?> c = getClass(); c != null && c != Module.class; c = c.getSuperclass()) {
-            for (Field f : c.getDeclaredFields()) {
-                if (Modifier.isStatic(f.getModifiers()) || f.getType() != Tensor.class) continue;
-                try {
-                    f.setAccessible(true);
-                    Tensor old = (Tensor) f.get(this);
-                    Tensor now = old == null ? null : moved.get(old);
-                    if (now != null && now != old) f.set(this, now);
-                } catch (ReflectiveOperationException | RuntimeException e) {
-                    throw new IllegalStateException("cannot point field " + c.getSimpleName() + "." + f.getName() + " at its moved tensor", e);
-                }
-            }
-        }
+    /** Rebinds leaf {@code t} to a copy of its data on {@code device}, and its gradient too; nothing when it is there. */
+    private static void moveTensor(Tensor t, Device device) {
+        if (t.device().equals(device)) return;
+        Tensor grad = t.grad();
+        t.replaceData(t.detach().to(device));
+        if (grad != null) t.setGrad(grad.to(device));
     }
 
     // ------------------------------------------------------------------ state
