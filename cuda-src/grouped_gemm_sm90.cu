@@ -1,5 +1,6 @@
 // grouped_gemm_sm90.cu: grouped GEMM v4, the "rows" launches of grouped_gemm.cu (forward and input gradient)
-// on Hopper's own matrix and copy engines: warpgroup MMA (wgmma, sm_90a) fed by bulk tensor copies (TMA).
+// and its "reduce" launch (weight gradient) on Hopper's own matrix and copy engines: warpgroup MMA (wgmma,
+// sm_90a) fed by bulk tensor copies (TMA).
 // The executable specification is the CPU's dev.moe4j.kernels.cpu.GroupedGemm; grouped_gemm.cu's header
 // defines the launches, and v4 computes the same function as its v1 to v3.
 //
@@ -81,6 +82,42 @@
 //
 // Dynamic shared memory: 1024 bytes of alignment slack, 4 stages (A then B), 8 mbarriers, tile_start
 // [E + 1]: V4_SMEM_FIXED + 4 (E + 1) bytes (LaunchGeometry.groupedV4SharedBytes).
+//
+// ------------------------------------------------------------------------------------------------
+// The weight gradient, gg_v4_reduce_bf16: a ragged reduction
+// ------------------------------------------------------------------------------------------------
+//
+//   D_g = alpha * X_g^T * Y_g + beta * D_g for every group g, the sum over the group's rows:
+//     X [M, P], Y [M, Q] (row-major), D [E, P, Q]; B [E, K, N]: X = A, Y = dC; B [E, N, K]: X = dC, Y = A
+//     (so dW_e = dY_e^T X_e of the MoE layout is X := dY, Y := x). An empty group gives beta * D_g (zeros
+//     for beta = 0, which never reads D). Requirements: P and Q multiples of 8, M >= 1, 16-byte aligned.
+//   Work items: (group, p-tile, q-tile), 128 x 256 tiles of D_g, group-major, the q-tile fastest; their
+//   number E * ceil(P / 128) * ceil(Q / 256) is known on the host (no tile_start). One block computes a
+//   whole tile, k steps in order: no split of the reduction, so the result is the same bits on every run.
+//   Same block, roles, ring, phases and accumulator layout as the rows kernels; what differs:
+//   - Operands. The reduction runs along the rows of X and Y, which are not the contiguous dims, so both
+//     wgmma operands are "mn-major" (transpose bits a = 1, b = 1): A = X_g^T is [64 rows][P] with P
+//     contiguous, B = Y_g is [64 rows][Q] with Q contiguous. A stage holds X as 2 blocks [64 rows][64 p]
+//     (consumer c reads block c: exactly its 64 output rows) and Y as 4 blocks [64 rows][64 q], each block
+//     one box {64, 64} of a 2-D tensor map, 128-byte swizzled: 16 + 32 KiB a stage, as for the rows kernels.
+//     Descriptors are those of the n-major B of gg_v4_rows_kn_bf16 (verified on hardware): SBO = 1024 (8
+//     rows of the reduction), LBO = 8192 (the next 64-column block; unused for A, whose m64 is one
+//     block), the k16 slice kk at +2048 * kk bytes.
+//   - The ragged reduction. Step kb loads rows r0 + 64 kb .. + 63 of the group starting at r0; in the last
+//     step of a group of `rows` rows, rows valid = rows - 64 kb .. 63 of the box belong to the next group
+//     (or lie past M, where the copy engine already wrote zeros). The consumers clear them after full[s]
+//     completes, in X and in Y (so that not even a NaN or infinity there reaches the sum): consumer c its
+//     X block c and Y blocks 2c, 2c + 1, whole 128-byte rows (the swizzle only permutes 16-byte chunks
+//     inside a row); then each writer's fence.proxy.async.shared::cta (generic-proxy writes ordered before
+//     the async proxy's reads, wgmma's now and the next copy's later) and a named barrier of the 256
+//     consumer threads (bar.sync 1, 256: every clear done before either warpgroup's wgmma reads the
+//     stage). Every other step has no clearing and no barrier.
+//   - Empty groups have no k steps: nothing is loaded, the ring does not move, and the consumers write
+//     beta * D_g (or zeros) without touching the accumulators (writing them outside wgmma makes ptxas
+//     serialise the MMAs, C7515).
+//   Blocks of 64 columns wholly past P or Q are not loaded (and not counted in the expected bytes); they
+//   only reach accumulators that are never stored. Dynamic shared memory: V4_SMEM_FIXED bytes
+//   (LaunchGeometry.groupedV4ReduceSharedBytes).
 #include "common.cuh"
 #include <cuda.h>   // CUtensorMap (the 128-byte tensor map, encoded on the host by cuTensorMapEncodeTiled)
 
@@ -176,9 +213,9 @@ template <int N> __device__ __forceinline__ void wgmma_wait() {
 // Keeps the compiler from moving reads or writes of an accumulator across the asm statements around it.
 __device__ __forceinline__ void acc_fence(float &r) { asm volatile("" : "+f"(r)::"memory"); }
 
-// D[64 x 256] (+)= A[64 x 16] * B[16 x 256]: A k-major, B k-major (TRANS_B = 0) or n-major (TRANS_B = 1);
-// scale_d = 0 ignores the old D.
-template <int TRANS_B>
+// D[64 x 256] (+)= A[64 x 16] * B[16 x 256]: A k-major (TRANS_A = 0) or m-major (TRANS_A = 1), B k-major
+// (TRANS_B = 0) or n-major (TRANS_B = 1); scale_d = 0 ignores the old D.
+template <int TRANS_A, int TRANS_B>
 __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t da, uint64_t db, int scale_d) {
     asm volatile(
         "{\n"
@@ -193,7 +230,7 @@ __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t da, u
         "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95,"
         "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111,"
         "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127},"
-        " %128, %129, p, 1, 1, 0, %131;\n"
+        " %128, %129, p, 1, 1, %131, %132;\n"
         "}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
@@ -211,7 +248,7 @@ __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t da, u
           "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
           "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
           "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-        : "l"(da), "l"(db), "r"(scale_d), "n"(TRANS_B));
+        : "l"(da), "l"(db), "r"(scale_d), "n"(TRANS_A), "n"(TRANS_B));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -365,7 +402,7 @@ __device__ __forceinline__ void gg_v4_rows(const CUtensorMap *tmA, const CUtenso
                     const uint64_t da = smem_desc(a + 32 * kk, 16, 1024);
                     const uint64_t db = B_KMAJOR ? smem_desc(b + 32 * kk, 16, 1024)
                                                  : smem_desc(b + 2048 * kk, V4_B_BLOCK, 1024);
-                    wgmma_m64n256k16<B_KMAJOR ? 0 : 1>(acc, da, db, (kb > 0 || kk > 0) ? 1 : 0);
+                    wgmma_m64n256k16<0, B_KMAJOR ? 0 : 1>(acc, da, db, (kb > 0 || kk > 0) ? 1 : 0);
                 }
                 wgmma_commit();
                 if (kb > 0) {
@@ -406,6 +443,205 @@ __device__ __forceinline__ void gg_v4_rows(const CUtensorMap *tmA, const CUtenso
     }
 }
 
+// ------------------------------------------------------------------------------------------------
+// the weight gradient: a ragged reduction (see the header's last part)
+// ------------------------------------------------------------------------------------------------
+
+#define V4R_XBLOCKS 2                                     // [64 rows][64 p] blocks of X a stage (128 p)
+#define V4R_YBLOCKS 4                                     // [64 rows][64 q] blocks of Y a stage (256 q)
+#define V4R_ZERO_BARRIER 1                                // named barrier of the 256 consumer threads
+
+__device__ __forceinline__ void st_shared_zero16(uint32_t addr) {
+    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(addr), "r"(0) : "memory");
+}
+
+// Orders this thread's earlier generic-proxy writes to shared memory before later async-proxy accesses
+// (wgmma operand reads, bulk tensor copies) of the same bytes.
+__device__ __forceinline__ void fence_proxy_async_shared() {
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+__device__ __forceinline__ void consumer_barrier() {
+    asm volatile("bar.sync %0, %1;\n" ::"n"(V4R_ZERO_BARRIER), "n"(V4_CONSUMER_THREADS) : "memory");
+}
+
+struct V4ReduceTile {
+    int g;       // group
+    int r0;      // first row of the group (of X and Y)
+    int rows;    // rows of the group (the reduction length), 0 for an empty group
+    int p0, q0;  // first row and column of the output tile in D_g [P, Q]
+};
+
+// Work item `tile` (< E * tiles_p * tiles_q): group-major, then the p-tile, the q-tile fastest.
+__device__ __forceinline__ V4ReduceTile v4_reduce_decode(int tile, const int *__restrict__ offsets, int tiles_p,
+                                                         int tiles_q) {
+    const int per_group = tiles_p * tiles_q;
+    V4ReduceTile t;
+    t.g = tile / per_group;
+    const int local = tile - t.g * per_group;
+    t.p0 = (local / tiles_q) * V4_BM;
+    t.q0 = (local % tiles_q) * V4_BN;
+    t.r0 = offsets[t.g];
+    t.rows = offsets[t.g + 1] - t.r0;
+    return t;
+}
+
+__device__ __forceinline__ void gg_v4_reduce(const CUtensorMap *tmX, const CUtensorMap *tmY, bf16 *__restrict__ D,
+                                             const int *__restrict__ offsets, int E, int P, int Q, float alpha,
+                                             float beta) {
+    const uint32_t raw = smem_addr(v4_smem_raw);
+    const uint32_t pad = ((raw + 1023u) & ~1023u) - raw;
+    unsigned char *smem = v4_smem_raw + pad;
+    const uint32_t sX = raw + pad;                                   // X stages: [4][2 blocks][64 rows][128 bytes]
+    const uint32_t sY = sX + V4_STAGES * V4_A_BYTES;                 // Y stages: [4][4 blocks][64 rows][128 bytes]
+    uint64_t *bars = reinterpret_cast<uint64_t *>(smem + V4_STAGES * (V4_A_BYTES + V4_B_BYTES));
+    const uint32_t full0 = smem_addr(bars), empty0 = smem_addr(bars + V4_STAGES);
+
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < V4_STAGES; s++) {
+            mbar_init(full0 + 8 * s, 1);
+            mbar_init(empty0 + 8 * s, V4_CONSUMER_THREADS);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+    const int tiles_p = ceil_div(P, V4_BM), tiles_q = ceil_div(Q, V4_BN);
+    const int total = E * tiles_p * tiles_q;
+
+    if (threadIdx.x < 128) {
+        // ---------------------------------------------------------------- producer warpgroup
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (threadIdx.x != 0) return;
+        tma_prefetch_map(tmX);
+        tma_prefetch_map(tmY);
+        int s = 0;
+        uint32_t phase = 0;
+        for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
+            const V4ReduceTile t = v4_reduce_decode(tile, offsets, tiles_p, tiles_q);
+            // blocks of 64 columns wholly past P or Q are not loaded (they only reach accumulators that
+            // are never stored)
+            const int xb = min(V4R_XBLOCKS, ceil_div(P - t.p0, 64));
+            const int yb = min(V4R_YBLOCKS, ceil_div(Q - t.q0, 64));
+            const uint32_t bytes = (uint32_t)(xb + yb) * V4_B_BLOCK;
+            const int k_steps = ceil_div(t.rows, V4_BK);
+            for (int kb = 0; kb < k_steps; kb++) {
+                mbar_wait(empty0 + 8 * s, phase ^ 1);
+                const uint32_t full = full0 + 8 * s;
+                mbar_arrive_expect_tx(full, bytes);
+                const int row = t.r0 + kb * V4_BK;
+                for (int j = 0; j < xb; j++)
+                    tma_load_2d(sX + s * V4_A_BYTES + j * V4_B_BLOCK, tmX, full, t.p0 + 64 * j, row);
+                for (int j = 0; j < yb; j++)
+                    tma_load_2d(sY + s * V4_B_BYTES + j * V4_B_BLOCK, tmY, full, t.q0 + 64 * j, row);
+                if (++s == V4_STAGES) { s = 0; phase ^= 1; }
+            }
+        }
+    } else {
+        // ---------------------------------------------------------------- consumer warpgroups
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int wg = (threadIdx.x >> 7) - 1;                      // 0 or 1: rows p0 + 64 wg .. + 63 of D_g
+        const int wtid = threadIdx.x & 127;
+        const int warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+        float acc[128];
+#pragma unroll
+        for (int i = 0; i < 128; i++) acc[i] = 0.0f;
+        int s = 0;
+        uint32_t phase = 0;
+        for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
+            const V4ReduceTile t = v4_reduce_decode(tile, offsets, tiles_p, tiles_q);
+            const int k_steps = ceil_div(t.rows, V4_BK);
+            const int rows = P - t.p0, cols = Q - t.q0;
+            bf16 *Dg = D + (long)t.g * P * Q;
+            if (k_steps == 0) {
+                // an empty group: D_g = beta * D_g (zero for beta = 0), without touching the accumulators
+                // (writing them outside wgmma would make ptxas serialise the MMAs: C7515); the same
+                // element-to-thread map as the epilogue below
+                for (int h = 0; h < 2; h++) {
+                    const int r = wg * 64 + warp * 16 + (lane >> 2) + 8 * h;
+                    if (r >= rows) continue;
+                    bf16 *o = Dg + (long)(t.p0 + r) * Q + t.q0 + 2 * (lane & 3);
+                    for (int i = 0; 8 * i < cols && i < 32; i++) {
+                        __nv_bfloat162 *p = reinterpret_cast<__nv_bfloat162 *>(o + 8 * i);
+                        float2 v = make_float2(0.0f, 0.0f);
+                        if (beta != 0.0f) {
+                            float2 old = __bfloat1622float2(*p);
+                            v = make_float2(beta * old.x, beta * old.y);
+                        }
+                        *p = __floats2bfloat162_rn(v.x, v.y);
+                    }
+                }
+                continue;
+            }
+            {
+                int prev = 0;
+                for (int kb = 0; kb < k_steps; kb++) {
+                    mbar_wait(full0 + 8 * s, phase);
+                    const int valid = t.rows - kb * V4_BK;           // rows of the group in this step
+                    if (valid < V4_BK) {
+                        // the last step of the group: rows valid .. 63 of the stage belong to the next
+                        // group (or lie past M, already zero); clear them in both operands (so that no
+                        // value there, NaN or infinity included, reaches the sum). Consumer c clears its
+                        // own X block and Y blocks 2c and 2c + 1, 16 bytes a store; then the async-proxy
+                        // fence and the barrier of both consumers, before either reads the stage.
+                        const int chunks = (V4_BK - valid) * 8;      // 16-byte chunks a block (8 a row)
+                        const uint32_t x = sX + s * V4_A_BYTES + wg * V4_B_BLOCK + valid * 128;
+                        const uint32_t y = sY + s * V4_B_BYTES + 2 * wg * V4_B_BLOCK + valid * 128;
+                        for (int c = wtid; c < chunks; c += 128) {
+                            st_shared_zero16(x + 16 * c);
+                            st_shared_zero16(y + 16 * c);
+                            st_shared_zero16(y + V4_B_BLOCK + 16 * c);
+                        }
+                        fence_proxy_async_shared();
+                        consumer_barrier();
+                    }
+                    wgmma_fence();
+                    const uint32_t a = sX + s * V4_A_BYTES + wg * V4_B_BLOCK;
+                    const uint32_t b = sY + s * V4_B_BYTES;
+#pragma unroll
+                    for (int kk = 0; kk < V4_BK / 16; kk++) {
+                        // both operands row-major in the reduction: 16 rows a k16 slice (2048 bytes)
+                        const uint64_t da = smem_desc(a + 2048 * kk, V4_B_BLOCK, 1024);
+                        const uint64_t db = smem_desc(b + 2048 * kk, V4_B_BLOCK, 1024);
+                        wgmma_m64n256k16<1, 1>(acc, da, db, (kb > 0 || kk > 0) ? 1 : 0);
+                    }
+                    wgmma_commit();
+                    if (kb > 0) {
+                        wgmma_wait<1>();
+                        mbar_arrive(empty0 + 8 * prev);
+                    }
+                    prev = s;
+                    if (++s == V4_STAGES) { s = 0; phase ^= 1; }
+                }
+                wgmma_wait<0>();
+#pragma unroll
+                for (int i = 0; i < 128; i++) acc_fence(acc[i]);
+                mbar_arrive(empty0 + 8 * prev);
+            }
+
+            // epilogue, as in the rows kernel: accumulator 4i + 2h + {0, 1} is row p0 + 64 wg + 16 warp +
+            // lane/4 + 8h of D_g, columns q0 + 8i + 2 (lane % 4) + {0, 1}; masked to p < P and q < Q
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int r = wg * 64 + warp * 16 + (lane >> 2) + 8 * h;
+                if (r >= rows) continue;
+                bf16 *o = Dg + (long)(t.p0 + r) * Q + t.q0 + 2 * (lane & 3);
+#pragma unroll
+                for (int i = 0; i < 32; i++) {
+                    if (8 * i >= cols) break;
+                    float v0 = alpha * acc[4 * i + 2 * h], v1 = alpha * acc[4 * i + 2 * h + 1];
+                    __nv_bfloat162 *p = reinterpret_cast<__nv_bfloat162 *>(o + 8 * i);
+                    if (beta != 0.0f) {
+                        float2 old = __bfloat1622float2(*p);
+                        v0 += beta * old.x;
+                        v1 += beta * old.y;
+                    }
+                    *p = __floats2bfloat162_rn(v0, v1);
+                }
+            }
+        }
+    }
+}
+
 #endif  // MOE4J_SM90A
 
 #define GG_V4_ARGS                                                                                                \
@@ -425,6 +661,19 @@ extern "C" __global__ void __launch_bounds__(V4_THREADS, 1) gg_v4_rows_nk_bf16(G
 extern "C" __global__ void __launch_bounds__(V4_THREADS, 1) gg_v4_rows_kn_bf16(GG_V4_ARGS) {
 #ifdef MOE4J_SM90A
     gg_v4_rows<false>(&tmA, &tmB, C, offsets, E, Kd, Nd, alpha, beta);
+#else
+    __trap();
+#endif
+}
+
+
+// The weight gradient, D_g = alpha X_g^T Y_g + beta D_g for every group g; X [M, P], Y [M, Q], D [E, P, Q].
+// tmX: X as {P, M}, box {64, 64}; tmY: Y as {Q, M}, box {64, 64}.
+extern "C" __global__ void __launch_bounds__(V4_THREADS, 1)
+gg_v4_reduce_bf16(const __grid_constant__ CUtensorMap tmX, const __grid_constant__ CUtensorMap tmY, bf16 *__restrict__ D,
+                  const int *__restrict__ offsets, int E, int P, int Q, float alpha, float beta) {
+#ifdef MOE4J_SM90A
+    gg_v4_reduce(&tmX, &tmY, D, offsets, E, P, Q, alpha, beta);
 #else
     __trap();
 #endif

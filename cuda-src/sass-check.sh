@@ -16,7 +16,7 @@ fb=${1:-$(find . -path '*dev/moe4j/kernels/cuda/grouped_gemm_sm90.fatbin' 2>/dev
 command -v cuobjdump >/dev/null 2>&1 || { echo "sass-check: no cuobjdump on this machine" >&2; exit 1; }
 out=${OUT:-/tmp}/sass-grouped_gemm_sm90.txt
 cuobjdump -sass -arch sm_90a "$fb" > "$out" 2>&1 || { echo "sass-check: cuobjdump failed:"; head -n 5 "$out"; exit 1; }
-for k in gg_v4_rows_nk_bf16 gg_v4_rows_kn_bf16; do
+for k in gg_v4_rows_nk_bf16 gg_v4_rows_kn_bf16 gg_v4_reduce_bf16; do
   body=$(awk -v k="$k" '/Function : /{on = (index($0, k) > 0)} on' "$out")
   count() { printf '%s\n' "$body" | grep -c -E "$1"; }
   echo "$k: HGMMA $(count '[^A-Z]HGMMA'), UTMALDG $(count 'UTMALDG'), SYNCS $(count 'SYNCS'),"\

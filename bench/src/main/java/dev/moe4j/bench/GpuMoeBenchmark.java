@@ -44,7 +44,7 @@ import java.util.regex.Pattern;
  *   shape (T, k, E, d -> f): x [T, d], xPerm [R = T*k, d], expert weights W [E, f, d] (nn.Linear layout)
  *   grouped GEMM forward  h = xPerm W_e^T        2 R d f flops   (v3; and v4 on a Hopper GPU)
  *   dX = dH W_e                                  2 R d f flops   (v3; and v4 on a Hopper GPU)
- *   dW_e = dH_e^T xPerm_e                        2 R d f flops
+ *   dW_e = dH_e^T xPerm_e                        2 R d f flops   (v3; and v4 on a Hopper GPU)
  *   permute               R rows of d read and written          4 R d bytes
  *   combine               k rows in, one row out per token      2 T (k + 1) d bytes
  *   gating                softmax + top-k of logits [T, E]      milliseconds
@@ -344,6 +344,10 @@ public final class GpuMoeBenchmark {
             }
             ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.backwardWeight(CudaDType.BF16, off, E, R, d, f, 1f, x, dh, 0f, dw, Layout.NK, KernelVersion.V3));
             rows.add(new Row(name, "grouped GEMM dW bf16 (v3)", ms, tflops(flops, ms), ref(flops, ms, s.refDwTflops, "torch._grouped_mm")));
+            if (hopper) {
+                ms = median(dev, 3, gemmReps, i -> CudaGroupedGemm.backwardWeight(CudaDType.BF16, off, E, R, d, f, 1f, x, dh, 0f, dw, Layout.NK, KernelVersion.V4));
+                rows.add(new Row(name, "grouped GEMM dW bf16 (v4)", ms, tflops(flops, ms), ref(flops, ms, s.refDwTflops, "torch._grouped_mm")));
+            }
             // cuBLAS on the same flops as one dense product: the ceiling a grouped kernel is measured against
             ms = median(dev, 3, gemmReps, i -> dev.blas().gemm(CudaDType.BF16, false, true, R, f, d, 1f, x, d, w, d, 0f, h, f));
             rows.add(new Row(name, "cuBLAS dense bf16 [R,d]x[d,f]", ms, tflops(flops, ms), "same flops as one GEMM (baseline of this run)"));

@@ -201,6 +201,21 @@ public final class LaunchGeometry {
         return 1024 + GG_V4_STAGES * stage + 2 * GG_V4_STAGES * 8 + 4 * (numGroups + 1);
     }
 
+    /** Tiles of a v4 "reduce" launch with {@code tileP x tileQ} tiles: E * ceil(P / tileP) * ceil(Q / tileQ). */
+    public static long reduceTiles(int numGroups, int p, int q, int tileP, int tileQ) {
+        return (long) numGroups * ceilDiv(Math.max(p, 1), tileP) * ceilDiv(Math.max(q, 1), tileQ);
+    }
+
+    /**
+     * Dynamic shared memory of the v4 "reduce" launch ({@code gg_v4_reduce_bf16}): 1024 bytes of alignment
+     * slack, 4 stages of X [64 rows][128] and Y [64 rows][256] bf16 (48 KiB each, the same bytes as a rows
+     * stage) and 8 mbarriers; no tile_start ({@code V4_SMEM_FIXED}).
+     */
+    public static int groupedV4ReduceSharedBytes() {
+        int stage = 2 * GG_V4_BK * (GG_V4_BM + GG_V4_BN);
+        return 1024 + GG_V4_STAGES * stage + 2 * GG_V4_STAGES * 8;
+    }
+
     /** A persistent grid: {@code blocksPerSm} blocks per multiprocessor, never more than there are tiles. */
     public static Grid persistent(long tiles, int multiprocessors, int blocksPerSm, int threads) {
         long blocks = Math.min(tiles, (long) multiprocessors * blocksPerSm);

@@ -17,8 +17,10 @@ import org.junit.jupiter.api.Test;
  * Device grouped GEMM, every version and both layouts, against the CPU's double reference
  * ({@link GroupedGemm}): forward, input gradient and weight gradient on random ragged groups with empty
  * groups, a skewed split, rows outside the groups (which must stay untouched), beta 0 and beta != 0.
- * v4 (Hopper only) runs the forward and the input gradient itself and the weight gradient through v3;
- * its tests are skipped, with the reason, on other devices, where the refusal of v4 is tested instead.
+ * The weight gradient is checked group by group (each against its own scale; an empty group must hold
+ * exactly beta times its old values). v4 (Hopper only) runs all three products, the weight gradient
+ * ({@code gg_v4_reduce_bf16}) only when asked for by name; its tests are skipped, with the reason, on
+ * other devices, where the refusal of v4 is tested instead.
  */
 @Tag("gpu")
 class CudaGroupedGemmTest {
@@ -120,6 +122,88 @@ class CudaGroupedGemmTest {
         }
     }
 
+    /**
+     * Group sizes around the weight gradient's 64-row k step (1, 63, 64, 65, 128, 129, 200 rows), empty
+     * groups first, in between and last, every group empty, and one hot group of 1500 rows (24 k steps:
+     * the 4-stage ring wraps inside a tile).
+     */
+    static final int[][] DW_GROUP_SIZES = {
+            {1, 63, 0, 65, 129}, {0, 64, 128, 1, 0, 200, 63, 0}, {0, 0, 0}, {1500, 3, 0, 1, 70}};
+    /** (K, N) pairs: multiples of 8, below, between and above the 128 x 256 output tile (both orientations). */
+    static final int[][] DW_WIDTHS = {{8, 8}, {72, 40}, {264, 392}, {136, 520}, {520, 200}};
+
+    /**
+     * The v4 weight gradient against the double reference on the group sizes above: the last k step of a
+     * group reads rows of the next group (or of the rows after the last group), which must not count, so
+     * the rows before the first group and after the last one hold NaN in both A and dC (any of them
+     * reaching a sum would make it NaN). Output NaN-poisoned for beta 0, random for beta 0.5.
+     */
+    @Test
+    void v4WeightGradientMatchesTheReferenceOnHopper() {
+        CudaDevice dev = device();
+        Assumptions.assumeTrue(dev.info().major() == 9,
+                () -> "grouped GEMM v4 is sm_90a machine code for compute capability 9.x (Hopper); this device is " + dev.info());
+        Random rnd = new Random(21);
+        int run = 0;
+        for (int[] sizes : DW_GROUP_SIZES) {
+            for (int[] kn : DW_WIDTHS) {
+                for (Layout layout : Layout.values()) {
+                    float alpha = run % 3 == 0 ? 1f : 0.75f, beta = run % 2 == 0 ? 0f : 0.5f;
+                    weightGradientV4(dev, rnd, sizes, kn[0], kn[1], layout, alpha, beta);
+                    run++;
+                }
+            }
+        }
+    }
+
+    private static void weightGradientV4(CudaDevice dev, Random rnd, int[] sizes, int K, int N, Layout layout, float alpha, float beta) {
+        int E = sizes.length, head = 3, tail = 5;
+        int[] off = new int[E + 1];
+        off[0] = head;
+        for (int g = 0; g < E; g++) off[g + 1] = off[g] + sizes[g];
+        int M = off[E] + tail;
+        float[] a = roundBf16(gaussian(rnd, M * K)), dc = roundBf16(gaussian(rnd, M * N)), db0 = roundBf16(gaussian(rnd, E * K * N));
+        for (int i = 0; i < M; i++) {
+            if (i >= off[0] && i < off[E]) continue;
+            java.util.Arrays.fill(a, i * K, (i + 1) * K, Float.NaN);
+            java.util.Arrays.fill(dc, i * N, (i + 1) * N, Float.NaN);
+        }
+        double[] want = widen(db0);
+        GroupedGemm.backwardWeightReference(off, K, N, alpha, widen(a), 0, widen(dc), 0, beta, want, 0, layout);
+        String what = "dW v4 " + layout + " sizes=" + java.util.Arrays.toString(sizes) + " K=" + K + " N=" + N + " alpha=" + alpha + " beta=" + beta;
+        try (DeviceBuffer go = upload(dev, off); DeviceBuffer ga = put(dev, a, true); DeviceBuffer gdc = put(dev, dc, true);
+             DeviceBuffer gdb = beta == 0 ? poisoned16(dev, (long) E * K * N) : put(dev, db0, true)) {
+            CudaGroupedGemm.backwardWeight(CudaDType.BF16, go, E, M, K, N, alpha, ga, gdc, beta, gdb, layout, KernelVersion.V4);
+            compareGroups(what, want, get(gdb, E * K * N, true), off, K * N, BF16_TOL);
+        }
+    }
+
+    /** The v4 weight gradient twice on the same inputs gives the same bits, and agrees with v3, group by group. */
+    @Test
+    void v4WeightGradientIsDeterministicAndAgreesWithV3() {
+        CudaDevice dev = device();
+        Assumptions.assumeTrue(dev.info().major() == 9,
+                () -> "grouped GEMM v4 is sm_90a machine code for compute capability 9.x (Hopper); this device is " + dev.info());
+        Random rnd = new Random(22);
+        int E = 8, K = 1024, N = 776;
+        int[] off = offsets(rnd, E, 1, 600, true);
+        int M = off[E] + 1;
+        float[] a = roundBf16(gaussian(rnd, M * K)), dc = roundBf16(gaussian(rnd, M * N));
+        for (Layout layout : Layout.values()) {
+            try (DeviceBuffer go = upload(dev, off); DeviceBuffer ga = put(dev, a, true); DeviceBuffer gdc = put(dev, dc, true);
+                 DeviceBuffer d1 = poisoned16(dev, (long) E * K * N); DeviceBuffer d2 = poisoned16(dev, (long) E * K * N);
+                 DeviceBuffer d3 = poisoned16(dev, (long) E * K * N)) {
+                CudaGroupedGemm.backwardWeight(CudaDType.BF16, go, E, M, K, N, 1f, ga, gdc, 0f, d1, layout, KernelVersion.V4);
+                CudaGroupedGemm.backwardWeight(CudaDType.BF16, go, E, M, K, N, 1f, ga, gdc, 0f, d2, layout, KernelVersion.V4);
+                CudaGroupedGemm.backwardWeight(CudaDType.BF16, go, E, M, K, N, 1f, ga, gdc, 0f, d3, layout, KernelVersion.V3);
+                float[] r1 = get(d1, E * K * N, true), r2 = get(d2, E * K * N, true), r3 = get(d3, E * K * N, true);
+                String what = "dW v4 " + layout + " E=" + E + " K=" + K + " N=" + N + " offsets=" + java.util.Arrays.toString(off);
+                assertSameFloats(what + " run 1 vs run 2", r1, r2);
+                compareGroups(what + " vs v3", widen(r3), r1, off, K * N, BF16_TOL);
+            }
+        }
+    }
+
     /** On a device that is not compute capability 9.x, asking for v4 is refused with the reason. */
     @Test
     void v4IsRefusedOffHopper() {
@@ -129,6 +213,8 @@ class CudaGroupedGemmTest {
         try (DeviceBuffer go = upload(dev, off); DeviceBuffer ga = dev.allocate(2L * 5 * 64); DeviceBuffer gb = dev.allocate(2L * 2 * 64 * 64);
              DeviceBuffer gc = dev.allocate(2L * 5 * 64)) {
             assertThatThrownBy(() -> CudaGroupedGemm.forward(CudaDType.BF16, go, 2, 5, 64, 64, 1f, ga, gb, Layout.NK, 0f, gc, KernelVersion.V4))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("compute capability 9.x");
+            assertThatThrownBy(() -> CudaGroupedGemm.backwardWeight(CudaDType.BF16, go, 2, 5, 64, 64, 1f, ga, gc, 0f, gb, Layout.NK, KernelVersion.V4))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("compute capability 9.x");
         }
     }
@@ -165,7 +251,26 @@ class CudaGroupedGemmTest {
             double tol = bf ? BF16_TOL : F32_TOL;
             compareRows(what + " forward", cWant, get(gc, M * N, bf), off, N, beta, tol);
             compareRows(what + " dA", daWant, get(gda, M * K, bf), off, K, beta, tol);
-            assertCloseToScale(what + " dB", dbWant, get(gdb, E * K * N, bf), tol, 1e-3);
+            compareGroups(what + " dB", dbWant, get(gdb, E * K * N, bf), off, K * N, tol);
+        }
+    }
+
+    /**
+     * A stacked weight gradient [E, K, N] or [E, N, K], group by group: a non-empty group close to the
+     * reference at its own scale; an empty one exactly the reference (beta times the old values, zero for
+     * beta 0), which NaN poisoning or a stray sum would break.
+     */
+    private static void compareGroups(String what, double[] want, float[] got, int[] off, int perGroup, double tol) {
+        for (int g = 0; g + 1 < off.length; g++) {
+            int lo = g * perGroup, hi = lo + perGroup;
+            String w = what + " group " + g + " (" + (off[g + 1] - off[g]) + " rows)";
+            if (off[g + 1] == off[g]) {
+                for (int i = lo; i < hi; i++) {
+                    assertTrue(got[i] == (float) want[i], w + ": empty group at " + (i - lo) + ": want " + want[i] + ", got " + got[i]);
+                }
+            } else {
+                assertCloseToScale(w, java.util.Arrays.copyOfRange(want, lo, hi), java.util.Arrays.copyOfRange(got, lo, hi), tol, 1e-3);
+            }
         }
     }
 

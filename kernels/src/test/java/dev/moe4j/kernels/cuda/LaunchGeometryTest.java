@@ -157,6 +157,9 @@ class LaunchGeometryTest {
         assertThat(LaunchGeometry.groupedV4SharedBytes(0)).isEqualTo(1024 + 4 * 49152 + 64 + 4);
         // E = 4096 still fits the 227 KiB a Hopper block may opt in to
         assertThat(LaunchGeometry.groupedV4SharedBytes(4096)).isLessThanOrEqualTo(227 * 1024);
+        assertThat(LaunchGeometry.groupedV4ReduceSharedBytes()).isEqualTo(1024 + 4 * 49152 + 64).isLessThanOrEqualTo(227 * 1024);
+        assertThat(LaunchGeometry.reduceTiles(8, 14336, 4096, 128, 256)).isEqualTo(8L * 112 * 16);
+        assertThat(LaunchGeometry.reduceTiles(3, 40, 264, 128, 256)).isEqualTo(3L * 1 * 2);
         assertThat(LaunchGeometry.persistent(LaunchGeometry.rowsTiles(16384, 8, 14336, 128, 256), 132, 1, LaunchGeometry.GG_V4_THREADS).gx())
                 .isEqualTo(132);
     }

@@ -145,8 +145,38 @@ class LauncherChecksTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("16-byte aligned");
         assertThatThrownBy(() -> CudaGroupedGemm.pickRowsVersion(CudaDType.BF16, KernelVersion.V4, 64, 64, 5000, hopper, true, big))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("E = 5000");
-        // the weight gradient has no v4: V4 there follows v3's rules
+        // pickVersion alone (no device) never gives 4: V4 there follows v3's rules
         assertThat(CudaGroupedGemm.pickVersion(CudaDType.BF16, KernelVersion.V4, 64, 128, 8, big)).isEqualTo(3);
+    }
+
+    @Test
+    void groupedGemmV4WeightGradientOnlyWhenAskedForByName() {
+        DeviceBuffer big = bytes(1 << 24);
+        DeviceInfo hopper = new DeviceInfo(0, "H200", 9, 0, 132, 60L << 20, 141L << 30, 232448);
+        DeviceInfo ampere = new DeviceInfo(0, "A100", 8, 0, 108, 40L << 20, 80L << 30, 166912);
+        // AUTO stays on v3 while the v4 reduce kernel waits for its first run on a GPU
+        assertThat(CudaGroupedGemm.V4_REDUCE_IN_AUTO).isFalse();
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 14336, 4096, 8, 16384, hopper,
+                CudaGroupedGemm.V4_REDUCE_IN_AUTO, big)).isEqualTo(3);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 14336, 4096, 8, 16384, hopper, true, big)).isEqualTo(4);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 14336, 4096, 8, 16384, ampere, true, big)).isEqualTo(3);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.F32, KernelVersion.AUTO, 64, 64, 8, 100, hopper, true, big)).isEqualTo(2);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 60, 64, 8, 100, hopper, true, big)).isEqualTo(1);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V4, 8, 8, 1, 1, hopper, false, big)).isEqualTo(4);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V4, 64, 64, 2, 0, hopper, false, big)).isEqualTo(3);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V3, 64, 64, 2, 100, hopper, true, big)).isEqualTo(3);
+        assertThatThrownBy(() -> CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V4, 64, 64, 8, 100, ampere, false, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("compute capability 9.x").hasMessageContaining("8.0");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V4, 60, 64, 8, 100, hopper, false, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("P = 60, Q = 64");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V4, 64, 36, 8, 100, hopper, false, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Q = 36");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickReduceVersion(CudaDType.F32, KernelVersion.V4, 64, 64, 8, 100, hopper, false, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("BF16");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V4, 64, 64, 8, 100, hopper, false, big.slice(8, 4096)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("16-byte aligned");
+        assertThatThrownBy(() -> CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V4, 64, 64, 5000, 100, hopper, false, big))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("E = 5000");
     }
 
     @Test
