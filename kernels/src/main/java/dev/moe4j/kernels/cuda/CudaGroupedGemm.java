@@ -26,8 +26,9 @@ import dev.moe4j.kernels.cpu.GroupedGemm.Layout;
  * ({@code cuda-src/grouped_gemm_sm90.cu}: warpgroup MMA fed by bulk tensor copies; compute capability 9.x
  * only, same size and alignment rules as v3). AUTO runs v2 for F32; for BF16 the forward and the input
  * gradient run v4 on a 9.x device when they can (unless the system property {@code moe4j.cuda.gg.v4} is
- * {@code false}), else v3 when they can, else v1. The weight gradient's v4 ({@code gg_v4_reduce_bf16})
- * runs only when V4 is asked for by name: AUTO keeps it on v3 (see {@link #V4_REDUCE_IN_AUTO}).
+ * {@code false}), else v3 when they can, else v1. The weight gradient runs v4 ({@code gg_v4_reduce_bf16})
+ * under the same conditions when its groups average at least {@link #V4_REDUCE_MIN_ROWS_PER_GROUP} rows,
+ * where it is faster than v3.
  */
 public final class CudaGroupedGemm {
     private CudaGroupedGemm() {}
@@ -38,12 +39,13 @@ public final class CudaGroupedGemm {
     /** Whether AUTO may choose v4 on a Hopper device (system property {@code moe4j.cuda.gg.v4}, default true). */
     private static final boolean V4_BY_DEFAULT = !"false".equalsIgnoreCase(System.getProperty("moe4j.cuda.gg.v4", "true"));
     /**
-     * Whether AUTO may run the weight gradient on v4 ({@code gg_v4_reduce_bf16}). False: the kernel was
-     * written and compiled without a Hopper device at hand, so until its gpu tests
-     * ({@code CudaGroupedGemmTest}) have passed on one, AUTO keeps the weight gradient on v3 and v4 runs
-     * only when asked for by name. Turning this on also makes it follow {@code moe4j.cuda.gg.v4}.
+     * The fewest rows per group, on average, for which AUTO runs the weight gradient on v4. Each
+     * 128 x 256 tile of dW_e reduces over its group's rows in steps of 64, and its epilogue (a 64 KiB
+     * tile written from registers) is not overlapped with the next tile, so short groups pay mostly
+     * epilogue. Measured on an H200 (GpuMoeBenchmark, bf16): v4 ran 619 against v3's 291 TFLOP/s at
+     * 2048 rows a group (E = 8), 360 against 230 at 512 (E = 64), but 108 against 126 at 128 (E = 128).
      */
-    static final boolean V4_REDUCE_IN_AUTO = false;
+    static final int V4_REDUCE_MIN_ROWS_PER_GROUP = 256;
 
     /** Forward with the fastest version. */
     public static void forward(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
@@ -91,7 +93,8 @@ public final class CudaGroupedGemm {
      * "reduce" launch, {@code D_e = X_e^T Y_e} with (X, Y) = (A, dC) for [E, K, N] and (dC, A) for [E, N, K].
      * Empty groups get {@code beta * dB_e}. {@link KernelVersion#V4} runs the Hopper kernel (compute
      * capability 9.x, BF16, K and N multiples of 8, 16-byte aligned buffers, E &lt;= 4096; with M = 0 every
-     * group is empty and v3 writes {@code beta * dB}); AUTO does not pick it (see {@link #V4_REDUCE_IN_AUTO}).
+     * group is empty and v3 writes {@code beta * dB}); AUTO picks it for groups of {@link #V4_REDUCE_MIN_ROWS_PER_GROUP}
+     * rows or more on average.
      */
     public static void backwardWeight(CudaDType type, DeviceBuffer offsets, int numGroups, int m, int k, int n, float alpha,
                                       DeviceBuffer a, DeviceBuffer dc, float beta, DeviceBuffer db, Layout layout, KernelVersion version) {
@@ -105,7 +108,7 @@ public final class CudaGroupedGemm {
         CudaDevice dev = Checks.sameDevice(offsets, a, dc, db);
         if ((long) p * q == 0) return;
         DeviceInfo info = dev.info();
-        int v = pickReduceVersion(type, version, p, q, numGroups, m, info, V4_REDUCE_IN_AUTO && V4_BY_DEFAULT, x, y, db);
+        int v = pickReduceVersion(type, version, p, q, numGroups, m, info, V4_BY_DEFAULT, x, y, db);
         if (v == 4) {
             reduceV4(dev, offsets, numGroups, m, p, q, alpha, x, y, beta, db);
             return;
@@ -202,7 +205,8 @@ public final class CudaGroupedGemm {
             if (v4Missing != null) throw new IllegalArgumentException("grouped GEMM v4 needs " + v4Missing);
             return m == 0 ? 3 : 4;
         }
-        if (version == KernelVersion.AUTO && v4InAuto && hopper && v4Missing == null && m > 0) return 4;
+        if (version == KernelVersion.AUTO && v4InAuto && hopper && v4Missing == null && m > 0
+                && m >= (long) V4_REDUCE_MIN_ROWS_PER_GROUP * numGroups) return 4;
         return pickVersion(type, version, p, q, numGroups, buffers);
     }
 

@@ -150,14 +150,16 @@ class LauncherChecksTest {
     }
 
     @Test
-    void groupedGemmV4WeightGradientOnlyWhenAskedForByName() {
+    void groupedGemmV4WeightGradientForLongGroupsOrWhenAskedForByName() {
         DeviceBuffer big = bytes(1 << 24);
         DeviceInfo hopper = new DeviceInfo(0, "H200", 9, 0, 132, 60L << 20, 141L << 30, 232448);
         DeviceInfo ampere = new DeviceInfo(0, "A100", 8, 0, 108, 40L << 20, 80L << 30, 166912);
-        // AUTO stays on v3 while the v4 reduce kernel waits for its first run on a GPU
-        assertThat(CudaGroupedGemm.V4_REDUCE_IN_AUTO).isFalse();
-        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 14336, 4096, 8, 16384, hopper,
-                CudaGroupedGemm.V4_REDUCE_IN_AUTO, big)).isEqualTo(3);
+        // AUTO: v4 for groups of 256 rows or more on average (2048 and 256 here), v3 below (128), and
+        // v3 when v4 is turned off (moe4j.cuda.gg.v4=false)
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 2048, 7168, 64, 16384, hopper, true, big)).isEqualTo(4);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 768, 2048, 128, 16384, hopper, true, big)).isEqualTo(3);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 14336, 4096, 8, 16384, hopper, false, big)).isEqualTo(3);
+        assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.V4, 768, 2048, 128, 16384, hopper, false, big)).isEqualTo(4);
         assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 14336, 4096, 8, 16384, hopper, true, big)).isEqualTo(4);
         assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.BF16, KernelVersion.AUTO, 14336, 4096, 8, 16384, ampere, true, big)).isEqualTo(3);
         assertThat(CudaGroupedGemm.pickReduceVersion(CudaDType.F32, KernelVersion.AUTO, 64, 64, 8, 100, hopper, true, big)).isEqualTo(2);
