@@ -24,7 +24,9 @@ import java.util.Map;
  * <p>{@link #get} returns the one instance per ordinal. Every method that calls the driver first makes
  * the device's context current in the calling thread ({@code cuCtxSetCurrent}), so the device can be
  * used from any thread. Every driver call is checked: a failure is a {@link CudaException} naming the
- * call and the CUDA error. Kernel launches are asynchronous; with the system property
+ * call and the CUDA error. Kernels are launched through {@link NativeLaunch} (the driver called with
+ * the foreign function API, one block of native memory for the arguments) where it is available, else
+ * through JCuda. Kernel launches are asynchronous; with the system property
  * {@code moe4j.cuda.sync=true} each launch is followed by a stream synchronisation and a check, so an
  * error is reported by the launch that caused it.
  */
@@ -195,10 +197,16 @@ public final class CudaDevice {
         CUfunction f = function(module, name);
         bind();
         if (sharedBytes > 48 * 1024) raiseSharedLimit(f, name, sharedBytes);
-        NativePointerObject[] params = new NativePointerObject[args.length];
-        for (int i = 0; i < args.length; i++) params[i] = parameter(args[i], name, i);
-        int rc = JCudaDriver.cuLaunchKernel(f, grid.gx(), grid.gy(), grid.gz(), grid.bx(), grid.by(), grid.bz(),
-                sharedBytes, stream, Pointer.to(params), null);
+        int rc;
+        if (NativeLaunch.available()) {
+            for (int i = 0; i < args.length; i++) NativeLaunch.slotBytes(checkedArgument(args[i], name, i));
+            rc = NativeLaunch.launch(DeviceBuffer.handle(f), grid, sharedBytes, DeviceBuffer.handle(stream), args);
+        } else {
+            NativePointerObject[] params = new NativePointerObject[args.length];
+            for (int i = 0; i < args.length; i++) params[i] = parameter(args[i], name, i);
+            rc = JCudaDriver.cuLaunchKernel(f, grid.gx(), grid.gy(), grid.gz(), grid.bx(), grid.by(), grid.bz(),
+                    sharedBytes, stream, Pointer.to(params), null);
+        }
         // the message is built only on failure: a launch costs microseconds of host time, and strings add to them
         if (rc != 0) CudaChecks.check(rc, "cuLaunchKernel(" + name + ", " + grid + ", " + sharedBytes + " B shared)");
         if (SYNC_EACH_LAUNCH) {
@@ -216,6 +224,13 @@ public final class CudaDevice {
         CudaChecks.check(JCudaDriver.cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
                 "cuFuncSetAttribute(" + name + ", MAX_DYNAMIC_SHARED_SIZE_BYTES, " + bytes + ")");
         dynamicSharedLimit.put(f, bytes);
+    }
+
+    /** {@code a} when it is a kernel argument type {@link #launch} takes. */
+    private static Object checkedArgument(Object a, String kernel, int i) {
+        if (a == null || a instanceof DeviceBuffer || a instanceof Integer || a instanceof Float || a instanceof Long
+                || a instanceof byte[] || a instanceof int[]) return a;
+        throw new IllegalArgumentException("argument " + i + " of kernel " + kernel + " has unsupported type " + a.getClass().getName());
     }
 
     private static Pointer parameter(Object a, String kernel, int i) {

@@ -64,6 +64,15 @@ public final class DeviceBuffer implements AutoCloseable {
         }
     }
 
+    /** The driver handle a JCuda object wraps (a CUfunction, a CUstream), as a number. */
+    static long handle(jcuda.NativePointerObject p) {
+        try {
+            return (long) NATIVE_POINTER.invoke(p);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException("cannot read the handle of a JCuda object: " + e, e);
+        }
+    }
+
     /** JCuda's accessors of a pointer's address and byte offset (looked up once: reflection is slow). */
     private static final java.lang.reflect.Method NATIVE_POINTER = accessor(jcuda.NativePointerObject.class, "getNativePointer");
     private static final java.lang.reflect.Method BYTE_OFFSET = accessor(Pointer.class, "getByteOffset");
