@@ -13,7 +13,7 @@ import static dev.moe4j.bench.report.Svg.esc;
  * axis starts at 0 and is labelled with its unit.
  */
 public final class BarChart implements Chart {
-    static final int W = 920, LABEL = 250, RIGHT = 110, TOP = 40, BOTTOM = 52, BAR = 16, GAP = 12;
+    static final int W = 920, LABEL = 250, RIGHT = 200, TOP = 40, BOTTOM = 52, BAR = 16, GAP = 12, LEGEND_ROW = 18;
 
     private record Series(String name, double[] values) {}
 
@@ -67,7 +67,23 @@ public final class BarChart implements Chart {
     @Override
     public String svg() {
         int groupH = Math.max(1, series.size()) * BAR + GAP;
-        int height = TOP + categories.size() * groupH + BOTTOM;
+        // the legend wraps onto more rows when the series names do not fit on one; the bars move down
+        double[] legendX = new double[series.size()];
+        int[] legendRow = new int[series.size()];
+        double lx = LABEL;
+        int row = 0;
+        for (int si = 0; si < series.size(); si++) {
+            double w = 60 + 6.2 * (series.get(si).name.length() + Svg.FILL_NAMES[si % 5].length());
+            if (si > 0 && lx + w > W - 10) {
+                row++;
+                lx = LABEL;
+            }
+            legendX[si] = lx;
+            legendRow[si] = row;
+            lx += w;
+        }
+        int top = TOP + row * LEGEND_ROW;
+        int height = top + categories.size() * groupH + BOTTOM;
         StringBuilder b = new StringBuilder();
         b.append("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart-svg\" data-chart=\"").append(id).append("\" role=\"img\" aria-labelledby=\"")
                 .append(id).append("-title\" viewBox=\"0 0 ").append(W).append(' ').append(height).append("\" width=\"").append(W).append("\" height=\"")
@@ -79,12 +95,12 @@ public final class BarChart implements Chart {
         for (Series s : series) for (double v : s.values) if (Double.isFinite(v)) max = Math.max(max, v);
         if (max == 0) max = 1;
         double[] dom = Svg.niceDomain(0, max, true);
-        double px0 = LABEL, px1 = W - RIGHT, yb = TOP + categories.size() * groupH;
+        double px0 = LABEL, px1 = W - RIGHT, yb = top + categories.size() * groupH;
         Svg.Scale xs = new Svg.Scale(0, dom[1], px0, px1, false);
         b.append("<g class=\"axis\" font-size=\"11\" fill=\"#222\">");
         for (double t : xs.ticks(6)) {
             double x = xs.at(t);
-            b.append("<line x1=\"").append(c(x)).append("\" x2=\"").append(c(x)).append("\" y1=\"").append(TOP - 4).append("\" y2=\"").append(c(yb + 5))
+            b.append("<line x1=\"").append(c(x)).append("\" x2=\"").append(c(x)).append("\" y1=\"").append(top - 4).append("\" y2=\"").append(c(yb + 5))
                     .append("\" stroke=\"").append(t == 0 ? "#222" : "#d9d9d9").append("\"/>");
             b.append("<text x=\"").append(c(x)).append("\" y=\"").append(c(yb + 18)).append("\" text-anchor=\"middle\">").append(Svg.label(t)).append("</text>");
         }
@@ -95,7 +111,7 @@ public final class BarChart implements Chart {
         b.append("</g>");
         b.append("<g class=\"bars\" font-size=\"11\">");
         for (int ci = 0; ci < categories.size(); ci++) {
-            double gy = TOP + ci * groupH;
+            double gy = top + ci * groupH;
             b.append("<text x=\"").append(c(px0 - 8)).append("\" y=\"").append(c(gy + series.size() * BAR / 2.0 + 4)).append("\" text-anchor=\"end\" fill=\"#111\">")
                     .append(esc(LineChart.shorten(categories.get(ci), 40))).append("</text>");
             for (int si = 0; si < series.size(); si++) {
@@ -109,19 +125,19 @@ public final class BarChart implements Chart {
                         .append(c(y + 1)).append("\" width=\"").append(c(w)).append("\" height=\"").append(BAR - 2).append("\" fill=\"")
                         .append(Svg.fill(id, si)).append("\" stroke=\"#222\" stroke-width=\"0.8\"/>");
                 b.append("<text x=\"").append(c(px0 + w + 5)).append("\" y=\"").append(c(y + BAR - 4)).append("\" fill=\"#111\">")
-                        .append(esc(Svg.label(v) + (unit.isEmpty() ? "" : " " + unit))).append(series.size() > 1 ? " <tspan fill=\"#555\">" + esc(series.get(si).name) + "</tspan>" : "")
+                        .append(esc(Svg.label(v) + (unit.isEmpty() ? "" : " " + unit))).append(series.size() > 1 ? " <tspan fill=\"#555\">" + esc(LineChart.shorten(series.get(si).name, 20)) + "</tspan>" : "")
                         .append("</text>");
             }
         }
         b.append("</g>");
         b.append("<g class=\"legend\" font-size=\"11\">");
-        double lx = px0;
         for (int si = 0; si < series.size(); si++) {
             String name = series.get(si).name;
-            b.append("<rect x=\"").append(c(lx)).append("\" y=\"10\" width=\"26\" height=\"14\" stroke=\"#222\" stroke-width=\"0.8\" fill=\"").append(Svg.fill(id, si))
-                    .append("\"/>");
-            b.append("<text x=\"").append(c(lx + 32)).append("\" y=\"21\">").append(esc(name + " (" + Svg.FILL_NAMES[si % 5] + ")")).append("</text>");
-            lx += 60 + 6.2 * (name.length() + Svg.FILL_NAMES[si % 5].length());
+            int y = 10 + legendRow[si] * LEGEND_ROW;
+            b.append("<rect x=\"").append(c(legendX[si])).append("\" y=\"").append(y).append("\" width=\"26\" height=\"14\" stroke=\"#222\" stroke-width=\"0.8\" fill=\"")
+                    .append(Svg.fill(id, si)).append("\"/>");
+            b.append("<text x=\"").append(c(legendX[si] + 32)).append("\" y=\"").append(y + 11).append("\">")
+                    .append(esc(name + " (" + Svg.FILL_NAMES[si % 5] + ")")).append("</text>");
         }
         b.append("</g></svg>");
         return b.toString();
