@@ -139,7 +139,7 @@ public final class HeterogeneousExperts extends Module {
             Tensor a = new ExpertActivationFunction(activation, gated).apply(h);
             parts.add(F.linear(a, experts.get(e).down, null));
         }
-        if (parts.isEmpty()) return Tensor.zeros(xPerm.dtype(), 0, hiddenSize);
+        if (parts.isEmpty()) return Tensor.zeros(xPerm.dtype(), xPerm.device(), 0, hiddenSize);
         return parts.size() == 1 ? parts.get(0) : F.cat(parts, 0);
     }
 
