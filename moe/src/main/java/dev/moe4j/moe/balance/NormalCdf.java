@@ -39,7 +39,7 @@ public final class NormalCdf extends Function {
         Tensor z = in[0];
         DeviceOps.requireCompute("normal cdf", "z", z);
         ctx.save(z);
-        if (DeviceOps.onCuda(z)) return deviceCdf(z.to(DType.F32)).to(z.dtype());
+        if (DeviceOps.onCuda(z)) return composed(z.to(DType.F32)).to(z.dtype());
         double[] v = z.toDoubleArray(), out = new double[v.length];
         for (int i = 0; i < v.length; i++) out[i] = 0.5 * Erf.erfc(-v[i] * INV_SQRT_2);
         return TensorArrays.wrap(out, z.shape()).to(z.dtype());
@@ -60,8 +60,11 @@ public final class NormalCdf extends Function {
         return new Tensor[] {TensorArrays.wrap(dz, z.shape()).to(t)};
     }
 
-    /** Phi(z) = erfc(-z / sqrt 2) / 2 of an F32 device tensor, from the fit above. */
-    private static Tensor deviceCdf(Tensor z) {
+    /**
+     * Phi(z) = erfc(-z / sqrt 2) / 2 of an F32 tensor from the erfc fit above, composed of tensor ops
+     * (the device branch; the ops run on any device).
+     */
+    static Tensor composed(Tensor z) {
         Tensor v = z.mul(-INV_SQRT_2);                             // erfc argument
         Tensor u = v.abs();
         Tensor t = Tensor.onesLike(u).div(u.mul(0.5).add(1.0));

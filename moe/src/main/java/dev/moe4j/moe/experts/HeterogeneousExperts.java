@@ -31,6 +31,9 @@ import java.util.List;
  * (in HMoE the sizes differ several-fold, and making small experts cheap is the point), and would
  * need masked gradients for the padding; the loop does exactly the useful FLOPs, and its E calls are
  * negligible next to the products for the expert counts HMoE uses (tens).
+ *
+ * <p>The loop reads only the host offsets, so on a CUDA device the products, activations and the
+ * concatenation run there as ordinary tensor ops, in the rows' dtype.
  */
 public final class HeterogeneousExperts extends Module {
     private final int hiddenSize;

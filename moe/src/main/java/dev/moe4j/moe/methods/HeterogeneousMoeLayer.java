@@ -27,6 +27,10 @@ import java.util.Map;
  * After a forward the layer keeps the routing, a {@link RoutingReport} with the penalty, and the
  * mean number of expert parameters a token activated ({@link #lastActivatedParameters()}, the
  * efficiency HMoE measures).
+ *
+ * <p>On a CUDA device (after {@code to(device)}; F32, or BF16 with BF16 parameters) routing, dispatch,
+ * the experts and the penalty run there ({@link Dispatch}, {@link ParameterPenaltyLoss}); the host
+ * keeps the per-expert row offsets and the load.
  */
 public final class HeterogeneousMoeLayer extends Module {
     private final Router router;
