@@ -66,8 +66,8 @@ public final class CrossEntropy extends Function {
             valid[i] = 1;
             count++;
         }
-        Tensor index = Tensor.of(safe, n, 1);
-        Tensor mask = Tensor.of(valid, n).to(logits.dtype());
+        Tensor index = Tensor.of(safe, n, 1).to(logits.device());
+        Tensor mask = Tensor.of(valid, n).to(logits.dtype()).to(logits.device());
         Tensor logp = logits.logSoftmax(1);
         Tensor nll = logp.gather(1, index).reshape(n).neg();
         Tensor perSample = labelSmoothing == 0 ? nll

@@ -4,6 +4,7 @@ import dev.moe4j.autograd.NoGrad;
 import dev.moe4j.moe.MoeLayer;
 import dev.moe4j.moe.experts.GroupedExperts;
 import dev.moe4j.moe.routing.SoftmaxTopKRouter;
+import dev.moe4j.tensor.Device;
 import dev.moe4j.tensor.Generator;
 import dev.moe4j.tensor.Tensor;
 
@@ -28,6 +29,9 @@ import java.util.Arrays;
  * by the factor sum over all E of exp(logit) / sum over the N kept, since the pruned experts leave
  * the softmax. The copy is deep for the router and the experts; the shared expert and its gate (not
  * pruned) are the same modules as in the original layer. Input jitter is not carried over.
+ *
+ * <p>A layer on a CUDA device is pruned there: the new router and experts are moved to the device
+ * of the original's router weight before the kept slices are copied into them (device to device).
  */
 public final class ExpertPruning {
     private ExpertPruning() {}
@@ -67,13 +71,16 @@ public final class ExpertPruning {
         }
         if (ids.length < k) throw new IllegalArgumentException("keeping " + ids.length + " experts leaves fewer than k = " + k + " per token");
         int N = ids.length;
-        Tensor index = indexOf(ids);
+        Device device = router.weight().device();
+        Tensor index = indexOf(ids).to(device);
 
         SoftmaxTopKRouter newRouter = new SoftmaxTopKRouter(router.hiddenSize(), N, k, router.renormalizes(), router.capacity(),
                 router.selectionBias() != null, router.weight().dtype(), new Generator(0), 0.0);
         newRouter.failOnNaN(router.failsOnNaN());
         GroupedExperts newExperts = new GroupedExperts(N, experts.hiddenSize(), experts.intermediateSize(), experts.activation(), experts.gated(),
                 experts.upProjection().dtype(), new Generator(0), 0.0);
+        newRouter.to(device);
+        newExperts.to(device);
         try (NoGrad scope = NoGrad.enter()) {
             newRouter.weight().copyFrom(router.weight().detach().indexSelect(0, index));
             if (router.selectionBias() != null) newRouter.selectionBias().copyFrom(router.selectionBias().indexSelect(0, index));

@@ -1,6 +1,7 @@
 package dev.moe4j.moe.balance;
 
 import dev.moe4j.autograd.F;
+import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -18,7 +19,8 @@ import java.util.Arrays;
  *   loss = (CE(logits_1, y) + CE(logits_2, y)) / 2 + alpha * CR
  * </pre>
  * Both directions carry gradient into both passes (no stop-gradient). Composed from differentiable
- * ops (log-softmax, exp, products, sums).
+ * ops (log-softmax, exp, products, sums), which run on the logits' device; BF16 logits (on a CUDA
+ * device) are taken in F32, and the losses are then F32.
  */
 public final class ConsistencyLoss {
     private ConsistencyLoss() {}
@@ -35,7 +37,7 @@ public final class ConsistencyLoss {
         if (logitsA.rank() < 1 || !Arrays.equals(logitsA.shape(), logitsB.shape())) {
             throw new IllegalArgumentException("consistency loss: logits must share one shape [..., C], got " + Shape.str(logitsA.shape()) + " and " + Shape.str(logitsB.shape()));
         }
-        Tensor logA = F.logSoftmax(logitsA, -1), logB = F.logSoftmax(logitsB, -1);
+        Tensor logA = F.logSoftmax(wide(logitsA), -1), logB = F.logSoftmax(wide(logitsB), -1);
         Tensor diff = F.sub(logA, logB);
         // KL(a||b) + KL(b||a) = sum_c (p_a - p_b)(log p_a - log p_b)
         Tensor both = F.sum(F.mul(F.sub(F.exp(logA), F.exp(logB)), diff), -1, false);
@@ -54,7 +56,12 @@ public final class ConsistencyLoss {
      */
     public static Tensor thorObjective(Tensor logitsA, Tensor logitsB, Tensor target, double alpha) {
         if (!(alpha >= 0) || Double.isInfinite(alpha)) throw new IllegalArgumentException("consistency weight alpha must be finite and >= 0, got " + alpha);
-        Tensor task = F.mul(F.add(F.crossEntropy(logitsA, target), F.crossEntropy(logitsB, target)), 0.5);
+        Tensor task = F.mul(F.add(F.crossEntropy(wide(logitsA), target), F.crossEntropy(wide(logitsB), target)), 0.5);
         return alpha == 0 ? task : F.add(task, F.mul(symmetricKl(logitsA, logitsB), alpha));
+    }
+
+    /** BF16 logits as F32 (in the graph); other dtypes as they are. */
+    private static Tensor wide(Tensor logits) {
+        return logits.dtype() == DType.BF16 ? F.to(logits, DType.F32) : logits;
     }
 }

@@ -35,6 +35,9 @@ import java.util.Arrays;
  * is a smooth estimate of the expected token count, differentiable in W_g and W_noise (through c,
  * s and the thresholds). It needs E &gt; k. The paper scales both losses by hand-tuned weights
  * (w_importance, w_load) before adding them to the training loss.
+ *
+ * <p>On a CUDA device both losses are composed of device ops (the expert ids of the routing are
+ * uploaded for the scatter of the gate weights; {@link NormalCdf} has a device branch).
  */
 public final class NoisyTopKLosses {
     private NoisyTopKLosses() {}
@@ -67,7 +70,7 @@ public final class NoisyTopKLosses {
         long[] idx = new long[T * k];
         int[] ids = routing.expertIds();
         for (int p = 0; p < idx.length; p++) idx[p] = ids[p];
-        Tensor gates = F.scatterAdd(Tensor.zeros(w.dtype(), T, E), 1, Tensor.of(idx, T, k), w);
+        Tensor gates = F.scatterAdd(Tensor.zeros(w.dtype(), w.device(), T, E), 1, Tensor.of(idx, T, k).to(w.device()), w);
         return F.sum(gates, 0, false);
     }
 
@@ -121,7 +124,7 @@ public final class NoisyTopKLosses {
             double[] count = new double[routing.numExperts()];
             int[] load = routing.load();
             for (int e = 0; e < count.length; e++) count[e] = load[e];
-            return TensorArrays.wrap(count, count.length).to(x.dtype() == DType.F64 ? DType.F64 : DType.F32);
+            return TensorArrays.wrap(count, count.length).to(x.dtype() == DType.F64 ? DType.F64 : DType.F32).to(x.device());
         }
         Tensor clean = F.linear(x, router.weight(), null);
         Tensor std = new Softplus().apply(F.linear(x, router.noiseWeight(), null));

@@ -3,6 +3,7 @@ package dev.moe4j.moe.balance;
 import dev.moe4j.autograd.F;
 import dev.moe4j.moe.Routing;
 import dev.moe4j.moe.ops.TensorArrays;
+import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -22,6 +23,9 @@ import dev.moe4j.tensor.Tensor;
  * gradient, {@code dloss/dprobs[t, e] = E s_e f_e / (s_mean T)}, grows with both how often and how
  * large an expert is, so lowering it moves probability to the small, rarely used experts: fewer
  * activated parameters per token, which is HMoE's aim.
+ *
+ * <p>On a CUDA device the per-expert factors (from the host ids) are uploaded, and for BF16
+ * probabilities the weighted sum is taken in F32 and the result cast back.
  */
 public final class ParameterPenaltyLoss {
     private ParameterPenaltyLoss() {}
@@ -53,7 +57,10 @@ public final class ParameterPenaltyLoss {
         for (int id : expertIds) if (id >= 0 && id < E) c[id] += 1.0 / T;
         for (int e = 0; e < E; e++) c[e] *= E * expertSize[e] / mean;
         Tensor meanProb = F.mean(probs, 0, false);
-        return F.sum(F.mul(meanProb, TensorArrays.wrap(c, E).to(probs.dtype())));
+        DType compute = probs.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        Tensor factors = TensorArrays.wrap(c, E).to(compute).to(probs.device());
+        Tensor loss = F.sum(F.mul(meanProb.dtype() == compute ? meanProb : F.to(meanProb, compute), factors));
+        return loss.dtype() == probs.dtype() ? loss : F.to(loss, probs.dtype());
     }
 
     /**

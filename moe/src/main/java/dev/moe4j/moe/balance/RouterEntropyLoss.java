@@ -2,6 +2,7 @@ package dev.moe4j.moe.balance;
 
 import dev.moe4j.autograd.F;
 import dev.moe4j.moe.Routing;
+import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -17,6 +18,8 @@ import dev.moe4j.tensor.Tensor;
  * </pre>
  * Computed with log-softmax for stability; differentiable. For {@link dev.moe4j.moe.routing.TopPRouter}
  * (whose routing carries its logits) use {@link #of(Routing)}.
+ *
+ * <p>BF16 logits (on a CUDA device) are taken in F32; the loss is then F32.
  */
 public final class RouterEntropyLoss {
     private RouterEntropyLoss() {}
@@ -30,7 +33,7 @@ public final class RouterEntropyLoss {
      */
     public static Tensor entropy(Tensor logits) {
         if (logits.rank() < 1) throw new IllegalArgumentException("router entropy: logits must be [T, E], got " + Shape.str(logits.shape()));
-        Tensor logP = F.logSoftmax(logits, -1);
+        Tensor logP = F.logSoftmax(logits.dtype() == DType.BF16 ? F.to(logits, DType.F32) : logits, -1);
         Tensor perToken = F.neg(F.sum(F.mul(F.exp(logP), logP), -1, false));
         return perToken.numel() == 0 ? F.sum(perToken) : F.mean(perToken);
     }

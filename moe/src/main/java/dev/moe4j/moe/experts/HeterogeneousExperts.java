@@ -31,6 +31,9 @@ import java.util.List;
  * (in HMoE the sizes differ several-fold, and making small experts cheap is the point), and would
  * need masked gradients for the padding; the loop does exactly the useful FLOPs, and its E calls are
  * negligible next to the products for the expert counts HMoE uses (tens).
+ *
+ * <p>The loop reads only the host offsets, so on a CUDA device the products, activations and the
+ * concatenation run there as ordinary tensor ops, in the rows' dtype.
  */
 public final class HeterogeneousExperts extends Module {
     private final int hiddenSize;
@@ -139,7 +142,7 @@ public final class HeterogeneousExperts extends Module {
             Tensor a = new ExpertActivationFunction(activation, gated).apply(h);
             parts.add(F.linear(a, experts.get(e).down, null));
         }
-        if (parts.isEmpty()) return Tensor.zeros(xPerm.dtype(), 0, hiddenSize);
+        if (parts.isEmpty()) return Tensor.zeros(xPerm.dtype(), xPerm.device(), 0, hiddenSize);
         return parts.size() == 1 ? parts.get(0) : F.cat(parts, 0);
     }
 

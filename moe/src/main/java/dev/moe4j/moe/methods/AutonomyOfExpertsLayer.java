@@ -7,13 +7,14 @@ import dev.moe4j.kernels.cpu.moe.RoutingPlan;
 import dev.moe4j.moe.Routing;
 import dev.moe4j.moe.balance.BalanceLosses;
 import dev.moe4j.moe.ops.CombineExperts;
+import dev.moe4j.moe.ops.DeviceOps;
+import dev.moe4j.moe.ops.DevicePlan;
 import dev.moe4j.moe.ops.ExpertActivation;
 import dev.moe4j.moe.ops.ExpertActivationFunction;
 import dev.moe4j.moe.ops.Gate;
 import dev.moe4j.moe.ops.GroupedLinear;
 import dev.moe4j.moe.ops.ParameterInit;
 import dev.moe4j.moe.ops.PermuteTokens;
-import dev.moe4j.moe.ops.TensorArrays;
 import dev.moe4j.moe.routing.Capacity;
 import dev.moe4j.moe.routing.Plans;
 import dev.moe4j.tensor.DType;
@@ -46,6 +47,11 @@ import dev.moe4j.tensor.Tensor;
  * {@code w_down_gate} A^T [E, r, d], {@code w_up_gate} B^T [E, f, r], {@code up_proj} [E, f, d],
  * {@code down_proj} [E, d, f]. An optional Switch balance loss on softmax(n) is available as
  * {@link #auxLoss()}.
+ *
+ * <p>On a CUDA device (after {@code to(device)}; F32, or BF16 with BF16 parameters) the products,
+ * the norms and the gating run there; the chosen expert ids come to the host (T k ints), where the
+ * plan and the rows of z to reuse are made, and go back up once: the plan as a {@link DevicePlan}
+ * shared by permute and combine, the row indices as an I64 vector. The gate weights stay F32.
  */
 public final class AutonomyOfExpertsLayer extends Module {
     private static final double NORM_EPS = 1e-12;
@@ -101,7 +107,7 @@ public final class AutonomyOfExpertsLayer extends Module {
         if (x.rank() < 1 || x.size(-1) != hiddenSize) {
             throw new IllegalArgumentException("AoE layer: input must be [..., d = " + hiddenSize + "], got " + Shape.str(x.shape()));
         }
-        TensorArrays.requireCompute("AoE layer", "x", x);
+        DeviceOps.requireCompute("AoE layer", "x", x);
         int T = x.numel() / hiddenSize, E = numExperts, r = rank;
         Tensor x2 = F.reshape(x, T, hiddenSize);
 
@@ -121,13 +127,14 @@ public final class AutonomyOfExpertsLayer extends Module {
         int R = plan.numRows();
         long[] zRows = new long[R];
         for (int row = 0; row < R; row++) zRows[row] = (long) plan.token(row) * E + ids[plan.rowToPair()[row]];
-        Tensor zPerm = F.indexSelect(F.reshape(z, T * E, r), 0, Tensor.of(zRows, R));           // [R, r]
-        Tensor xPerm = new PermuteTokens(plan).apply(x2);                                         // [R, d]
+        Tensor zPerm = F.indexSelect(F.reshape(z, T * E, r), 0, Tensor.of(zRows, R).to(x.device()));   // [R, r]
+        DevicePlan devicePlan = DeviceOps.onCuda(x) ? routing.devicePlan(x.device()) : null;
+        Tensor xPerm = devicePlan != null ? new PermuteTokens(devicePlan).apply(x2) : new PermuteTokens(plan).apply(x2);   // [R, d]
         Tensor g = new GroupedLinear(offsets).apply(zPerm, bUp);                                 // [R, f]
         Tensor u = new GroupedLinear(offsets).apply(xPerm, upProj);                              // [R, f]
         Tensor a = F.mul(new ExpertActivationFunction(activation, false).apply(g), u);
         Tensor yPerm = new GroupedLinear(offsets).apply(a, downProj);                            // [R, d]
-        Tensor y = new CombineExperts(plan).apply(yPerm, w);
+        Tensor y = devicePlan != null ? new CombineExperts(devicePlan).apply(yPerm, w) : new CombineExperts(plan).apply(yPerm, w);
 
         lastAuxLoss = balanceCoef > 0 && T > 0 ? F.mul(BalanceLosses.switchLoadBalancingFromLogits(norms, ids, k), balanceCoef) : null;
         lastRouting = routing;
@@ -143,7 +150,7 @@ public final class AutonomyOfExpertsLayer extends Module {
     /** The weighted balance loss of the last forward (0-dim, in the graph); a constant 0 when off. */
     public Tensor auxLoss() {
         lastRouting();
-        return lastAuxLoss != null ? lastAuxLoss : Tensor.scalar(aDown.dtype(), 0);
+        return lastAuxLoss != null ? lastAuxLoss : Tensor.zeros(aDown.dtype(), aDown.device());
     }
 
     /** A^T [E, r, d]: the first factor of each expert's gate projection. */

@@ -6,7 +6,7 @@ import dev.moe4j.moe.Routing;
 import dev.moe4j.moe.RoutingReport;
 import dev.moe4j.moe.balance.ParameterPenaltyLoss;
 import dev.moe4j.moe.experts.HeterogeneousExperts;
-import dev.moe4j.moe.ops.TensorArrays;
+import dev.moe4j.moe.ops.DeviceOps;
 import dev.moe4j.moe.routing.Router;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
@@ -27,6 +27,10 @@ import java.util.Map;
  * After a forward the layer keeps the routing, a {@link RoutingReport} with the penalty, and the
  * mean number of expert parameters a token activated ({@link #lastActivatedParameters()}, the
  * efficiency HMoE measures).
+ *
+ * <p>On a CUDA device (after {@code to(device)}; F32, or BF16 with BF16 parameters) routing, dispatch,
+ * the experts and the penalty run there ({@link Dispatch}, {@link ParameterPenaltyLoss}); the host
+ * keeps the per-expert row offsets and the load.
  */
 public final class HeterogeneousMoeLayer extends Module {
     private final Router router;
@@ -72,7 +76,7 @@ public final class HeterogeneousMoeLayer extends Module {
     public Tensor forward(Tensor x, long[] tokenIds) {
         int d = experts.hiddenSize();
         if (x.rank() < 1 || x.size(-1) != d) throw new IllegalArgumentException("HMoE layer: input must be [..., d = " + d + "], got " + Shape.str(x.shape()));
-        TensorArrays.requireCompute("HMoE layer", "x", x);
+        DeviceOps.requireCompute("HMoE layer", "x", x);
         int T = x.numel() / d;
         Tensor x2 = F.reshape(x, T, d);
         Routing routing = router.route(x2, tokenIds);
@@ -110,7 +114,8 @@ public final class HeterogeneousMoeLayer extends Module {
     /** The weighted parameter penalty of the last forward (0-dim, in the graph); a constant 0 when off. */
     public Tensor auxLoss() {
         lastRouting();
-        return lastAuxLoss != null ? lastAuxLoss : Tensor.scalar(experts.downProjection(0).dtype(), 0);
+        Tensor w = experts.downProjection(0);
+        return lastAuxLoss != null ? lastAuxLoss : Tensor.zeros(w.dtype(), w.device());
     }
 
     /** Mean expert parameters each token of the last forward went through (processed pairs only). */

@@ -23,6 +23,9 @@ import dev.moe4j.tensor.Tensor;
  * Because W is fixed, token-to-expert assignment is a fixed random partition of the input space,
  * which needs no balance loss and cannot collapse. The gate weights still depend on x, so the
  * gradient reaches the layer input. Buffer {@code weight} [E, d] (saved in the state dict).
+ *
+ * <p>On a CUDA device (after {@code to(device)}, which moves the buffer) gating and the plan run
+ * there, as for {@link SoftmaxTopKRouter}.
  */
 public final class FrozenRandomRouter extends Router {
     private final int hiddenSize, numExperts;
@@ -74,9 +77,8 @@ public final class FrozenRandomRouter extends Router {
         Tensor logits = F.linear(x, weight.dtype() == x.dtype() ? weight : weight.to(x.dtype()), null);
         Gate gate = new Gate(GatingConfig.softmaxTopK(kNow, true).withRejectNaN(failOnNaN), null);
         Tensor w = gate.apply(logits);
-        int[] ids = gate.ids();
-        var plan = Plans.build(ids, null, null, x.size(0), kNow, numExperts, Capacity.unlimited());
-        return new Routing("frozen random top-" + kNow + " (SMoE-Dropout)", plan, ids, null, w, logits, gate.scores(), null, 0);
+        return tokenChoice("frozen random top-" + kNow + " (SMoE-Dropout)", gate, w, logits, null, x.size(0), kNow, numExperts,
+                Capacity.unlimited());
     }
 
     @Override

@@ -19,6 +19,10 @@ import dev.moe4j.tensor.Tensor;
  * paper describes its training iterations). In training each call draws anew from a generator
  * seeded at construction; in evaluation every call draws from a fresh generator with the same seed,
  * so inference is deterministic (the same batch always routes the same way).
+ *
+ * <p>On a CUDA device the draws stay on the host (the same generator, so a router and its copy on
+ * the device route alike); the plan is built on the host and uploaded, the weights are made on the
+ * input's device.
  */
 public final class StochasticExpertRouter extends Router {
     /** What one random draw covers. */
@@ -72,7 +76,7 @@ public final class StochasticExpertRouter extends Router {
         java.util.Arrays.fill(w, 1.0 / k);
         RoutingPlan plan = Plans.build(ids, null, null, T, k, numExperts, Capacity.unlimited());
         return new Routing("stochastic experts (" + granularity.name().toLowerCase(java.util.Locale.ROOT) + ", k=" + k + ")", plan, ids, null,
-                TensorArrays.wrap(w, T, k).to(x.dtype()), null, null, null, 0);
+                TensorArrays.wrap(w, T, k).to(x.dtype()).to(x.device()), null, null, null, 0);
     }
 
     /** k distinct experts, uniformly: a partial Fisher-Yates shuffle of 0..E-1. */

@@ -29,6 +29,9 @@ final class DeviceTestSupport {
 
     static final Device GPU = Device.cuda(0);
 
+    /** The device the compared results must be on: the GPU, or the CPU for a dry run of a test's code without one. */
+    static Device deviceUnderTest = GPU;
+
     /** Skips the test, naming the reason, when there is no CUDA device or the kernels are not built. */
     static void requireGpu() {
         Assumptions.assumeTrue(CudaProbe.available(), () -> "no CUDA device: " + CudaProbe.reason());
@@ -58,7 +61,7 @@ final class DeviceTestSupport {
         assertNotNull(want, what + ": no CPU value");
         assertNotNull(got, what + ": no device value");
         assertArrayEquals(want.shape(), got.shape(), what + ": shape");
-        assertEquals(GPU, got.device(), what + ": not on the device");
+        assertEquals(deviceUnderTest, got.device(), what + ": not on the device");
         float[] w = want.cpu().toFloatArray(), g = got.cpu().to(DType.F32).toFloatArray();
         boolean normWise = tol >= BF16_TOL;
         double scale = 1e-3, diff2 = 0, want2 = 0;
