@@ -133,7 +133,7 @@ final class MixtureCases {
 
     /** The tolerance of a parameter's gradient: the dtype's, or {@link DeviceTestSupport#BF16_ROUTING_GRAD_TOL} for a bf16 routing parameter. */
     static double gradTolerance(DType dtype, String name) {
-        boolean routing = name.contains("router") || name.contains("gate") || name.contains("keys_") || name.contains("threshold");
+        boolean routing = name.contains("router") || name.contains("gate") || name.contains("gating") || name.contains("keys_") || name.contains("threshold");
         return dtype == DType.BF16 && routing ? DeviceTestSupport.BF16_ROUTING_GRAD_TOL : tolerance(dtype);
     }
 
