@@ -87,16 +87,16 @@ public final class AdaMoleLinear extends LoraMixtureLinear {
             }
             zeroSum[t] = sum == 0 ? 1 : 0;
         }
-        Tensor m = Tensor.of(mask, T, n).to(x.dtype());
+        Tensor m = Tensor.of(mask, T, n).to(x.dtype()).to(x.device());
         Tensor kept = F.mul(a, m);
-        Tensor sums = F.add(F.sum(kept, 1, true), Tensor.of(zeroSum, T, 1).to(x.dtype()));
+        Tensor sums = F.add(F.sum(kept, 1, true), Tensor.of(zeroSum, T, 1).to(x.dtype()).to(x.device()));
         Tensor w = F.div(kept, sums);
         RoutingPlan plan = Plans.build(ids, active, null, T, n, n, Capacity.unlimited());
         Tensor delta = experts.routed(xExperts, plan, w);
         if (T > 0) {
             double[] f = new double[n];
             for (int q = 0; q < T * n; q++) if (active[q]) f[q % n] += 1.0 / T;
-            Tensor fT = Tensor.of(f, n).to(x.dtype());
+            Tensor fT = Tensor.of(f, n).to(x.dtype()).to(x.device());
             setAuxLoss(F.mul(F.sum(F.mul(F.mean(a, 0, false), fT)), n));
         } else {
             setAuxLoss(null);

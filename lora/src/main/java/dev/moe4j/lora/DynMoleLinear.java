@@ -160,7 +160,7 @@ public final class DynMoleLinear extends LoraMixtureLinear {
                 }
             }
         }
-        Tensor w = F.mul(p, Tensor.of(mask, T, n).to(x.dtype()));
+        Tensor w = F.mul(p, Tensor.of(mask, T, n).to(x.dtype()).to(x.device()));
         RoutingPlan plan = Plans.build(ids, active, null, T, n, n, Capacity.unlimited());
         Tensor delta = experts.routed(xExperts, plan, w);
         if (T > 0) {

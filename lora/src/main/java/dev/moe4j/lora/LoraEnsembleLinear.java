@@ -60,7 +60,7 @@ public final class LoraEnsembleLinear extends LoraMixtureLinear {
     @Override
     protected Tensor mixture(Tensor x, Tensor xExperts) {
         int T = x.size(0), n = experts.numExperts();
-        Tensor c = Tensor.of(weights, 1, n).to(x.dtype());
+        Tensor c = Tensor.of(weights, 1, n).to(x.dtype()).to(x.device());
         return experts.dense(xExperts, F.expand(c, T, n));
     }
 

@@ -4,7 +4,10 @@ import dev.moe4j.autograd.F;
 import dev.moe4j.autograd.nn.Init;
 import dev.moe4j.autograd.nn.Module;
 import dev.moe4j.kernels.cpu.moe.RoutingPlan;
+import dev.moe4j.moe.Routing;
 import dev.moe4j.moe.ops.CombineExperts;
+import dev.moe4j.moe.ops.DeviceOps;
+import dev.moe4j.moe.ops.DevicePlan;
 import dev.moe4j.moe.ops.GroupedLinear;
 import dev.moe4j.moe.ops.PermuteTokens;
 import dev.moe4j.tensor.DType;
@@ -83,7 +86,7 @@ public final class LoraExpertBank extends Module {
 
     /**
      * Sparse mixture: {@code delta[t] = s * sum over t's kept pairs (t, j) of w[t, j] B_e A_e x[t]},
-     * e the expert of the pair.
+     * e the expert of the pair. On a CUDA device the host plan is uploaded once for the three steps.
      *
      * @param x       [T, in]
      * @param plan    routing plan over N experts (k slots per token)
@@ -92,16 +95,47 @@ public final class LoraExpertBank extends Module {
      */
     public Tensor routed(Tensor x, RoutingPlan plan, Tensor weights) {
         checkRows(x);
-        if (plan.numExperts() != numExperts || plan.numTokens() != x.size(0)) {
-            throw new IllegalArgumentException("expert bank: plan for T = " + plan.numTokens() + ", E = " + plan.numExperts()
-                    + " does not fit x " + Shape.str(x.shape()) + " and N = " + numExperts);
-        }
+        checkPlan(x, plan.numTokens(), plan.numExperts());
+        if (DeviceOps.onCuda(x)) return routedOnDevice(x, DevicePlan.upload(plan, x.device()), weights);
         int[] offsets = plan.offsets();
         Tensor xPerm = new PermuteTokens(plan).apply(x);
         Tensor h = new GroupedLinear(offsets).apply(xPerm, a);
         Tensor yPerm = new GroupedLinear(offsets).apply(h, b);
         Tensor w = weights.dtype() == x.dtype() ? weights : F.to(weights, x.dtype());
         return new CombineExperts(plan).apply(yPerm, F.mul(w, scaling));
+    }
+
+    /**
+     * {@link #routed(Tensor, RoutingPlan, Tensor)} over a router's decision: on a CUDA device its
+     * device plan (built there, or the host plan uploaded once), on the CPU its host plan.
+     *
+     * @param x       [T, in]
+     * @param routing a routing of T tokens over N experts
+     * @param weights [T, k] gate weights (differentiable; the routing's own, or derived from them)
+     * @return [T, out]
+     */
+    public Tensor routed(Tensor x, Routing routing, Tensor weights) {
+        checkRows(x);
+        checkPlan(x, routing.numTokens(), routing.numExperts());
+        if (DeviceOps.onCuda(x)) return routedOnDevice(x, routing.devicePlan(x.device()), weights);
+        return routed(x, routing.plan(), weights);
+    }
+
+    /** permute, shrink, expand, combine on a plan on x's device; the gate weights enter the combine in F32. */
+    private Tensor routedOnDevice(Tensor x, DevicePlan plan, Tensor weights) {
+        int[] offsets = plan.offsets();
+        Tensor xPerm = new PermuteTokens(plan).apply(x);
+        Tensor h = new GroupedLinear(offsets).apply(xPerm, a);
+        Tensor yPerm = new GroupedLinear(offsets).apply(h, b);
+        Tensor w = weights.dtype() == DType.F32 ? weights : F.to(weights, DType.F32);
+        return new CombineExperts(plan).apply(yPerm, F.mul(w, scaling));
+    }
+
+    private void checkPlan(Tensor x, int tokens, int planExperts) {
+        if (planExperts != numExperts || tokens != x.size(0)) {
+            throw new IllegalArgumentException("expert bank: plan for T = " + tokens + ", E = " + planExperts
+                    + " does not fit x " + Shape.str(x.shape()) + " and N = " + numExperts);
+        }
     }
 
     /**

@@ -71,13 +71,20 @@ public abstract class LoraMixtureLinear extends Module {
     /** Records the balancing loss of the current forward (null: none). */
     protected final void setAuxLoss(Tensor loss) { this.auxLoss = loss; }
 
-    /** {@code x W^T + b + mixture(x)}: x [..., in] &rarr; [..., out]. */
+    /**
+     * {@code x W^T + b + mixture(x)}: x [..., in] &rarr; [..., out].
+     *
+     * @throws IllegalArgumentException before any work for an input whose last size or dtype is not the
+     *         layer's, an input on another device than the layer, or an input on a CUDA device in a dtype
+     *         other than F32 and BF16 (the device's grouped kernels)
+     */
     @Override
     public final Tensor forward(Tensor x) {
         if (x.rank() < 1 || x.size(-1) != in) throw new IllegalArgumentException(getClass().getSimpleName() + ": input " + Shape.str(x.shape()) + " does not end in in_features " + in);
         if (x.dtype() != base.weight().dtype()) {
             throw new IllegalArgumentException(getClass().getSimpleName() + ": input dtype " + x.dtype() + " differs from the weight dtype " + base.weight().dtype());
         }
+        DeviceChecks.require(getClass().getSimpleName(), x, base.weight());
         int tokens = x.numel() / in;
         Tensor x2 = F.reshape(x, tokens, in);
         Tensor xe = F.dropout(x2, spec.dropout(), training(), generator);

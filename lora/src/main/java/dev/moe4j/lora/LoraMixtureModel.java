@@ -3,6 +3,7 @@ package dev.moe4j.lora;
 import dev.moe4j.autograd.F;
 import dev.moe4j.autograd.nn.Linear;
 import dev.moe4j.autograd.nn.Module;
+import dev.moe4j.tensor.Device;
 import dev.moe4j.tensor.Generator;
 import dev.moe4j.tensor.Tensor;
 
@@ -165,6 +166,18 @@ public final class LoraMixtureModel {
     public LoraMixtureModel train(boolean on) {
         model.train(on);
         for (LoraMixtureLinear l : layers.values()) l.train(on);
+        return this;
+    }
+
+    /**
+     * Moves the model and every mixture (its routers and experts, which the model's module tree does
+     * not hold) to {@code device}, in place ({@link Module#to}). Returns this.
+     *
+     * @throws IllegalStateException naming CUDA's reason when {@code device} is a CUDA device and CUDA is unavailable
+     */
+    public LoraMixtureModel to(Device device) {
+        model.to(device);
+        for (LoraMixtureLinear l : layers.values()) l.to(device);
         return this;
     }
 

@@ -99,7 +99,7 @@ public final class LoraMoeLinear extends LoraMixtureLinear {
             for (int b = 0; b < samples; b++) {
                 for (int i = 0; i < n; i++) omega[b * n + i] = sampleTypes[b] == expertTypes[i] ? 1 + delta : 1 - delta;
             }
-            z = F.mul(q, Tensor.of(omega, samples, n).to(w.dtype()));
+            z = F.mul(q, Tensor.of(omega, samples, n).to(w.dtype()).to(w.device()));
         }
         Tensor mean = F.mean(z);
         return F.div(F.var(z, null, 1, false), mean);

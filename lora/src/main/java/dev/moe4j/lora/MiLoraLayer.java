@@ -169,7 +169,7 @@ public final class MiLoraLayer extends Module {
         if (!missing.isEmpty()) {
             long[] rows = new long[missing.size()];
             for (int j = 0; j < rows.length; j++) rows[j] = missing.get(j);
-            Tensor prompts = missing.size() == b ? x : F.indexSelect(x, 0, Tensor.of(rows, rows.length));
+            Tensor prompts = missing.size() == b ? x : F.indexSelect(x, 0, Tensor.of(rows, rows.length).to(x.device()));
             fresh = router.gates(prompts);
             double[] v = fresh.toDoubleArray();
             for (int j = 0; j < rows.length; j++) {
@@ -186,7 +186,7 @@ public final class MiLoraLayer extends Module {
         int j = 0;
         for (int i = 0; i < b; i++) {
             if (j < missing.size() && missing.get(j) == i) rows.add(F.narrow(fresh, 0, j++, 1));
-            else rows.add(Tensor.of(cache.get(sequenceIds[i]), 1, m).to(x.dtype()));
+            else rows.add(Tensor.of(cache.get(sequenceIds[i]), 1, m).to(x.dtype()).to(x.device()));
         }
         current = F.cat(rows, 0);
     }

@@ -67,6 +67,7 @@ public final class MiLoraLinear extends Module {
         if (x.dtype() != base.weight().dtype()) {
             throw new IllegalArgumentException("MiLoRA expert: input dtype " + x.dtype() + " differs from the weight dtype " + base.weight().dtype());
         }
+        DeviceChecks.require("MiLoRA expert", x, base.weight());
         int s = x.size(-2), tokens = x.numel() / in;
         int b = s == 0 ? (x.rank() == 2 ? 1 : x.size(0)) : tokens / s;
         if (index == layer.routerInput()) layer.route(F.reshape(x, b, s, in));

@@ -64,7 +64,7 @@ public class MixLoraLinear extends LoraMixtureLinear {
     protected Tensor mixture(Tensor x, Tensor xExperts) {
         Routing routing = router.route(x);
         lastRouting = routing;
-        Tensor delta = experts.routed(xExperts, routing.plan(), gateWeights(routing.weights()));
+        Tensor delta = experts.routed(xExperts, routing, gateWeights(routing.weights()));
         setAuxLoss(x.size(0) == 0 ? null : BalanceLosses.switchLoadBalancingFromLogits(routing.logits(), routing.expertIds(), topK));
         return delta;
     }

@@ -98,14 +98,14 @@ public final class MixtureOfRoutersLinear extends LoraMixtureLinear {
         int[] ids = new int[idx.length];
         for (int q = 0; q < idx.length; q++) ids[q] = (int) idx[q];
         lastIds = ids;
-        Tensor chosen = F.gather(p, 1, Tensor.of(idx, T, topK));
+        Tensor chosen = F.gather(p, 1, top.indices());
         Tensor w = F.div(chosen, F.sum(chosen, 1, true));
         RoutingPlan plan = Plans.build(ids, null, null, T, topK, n, Capacity.unlimited());
         Tensor delta = experts.routed(xExperts, plan, w);
         if (T > 0) {
             double[] f = new double[n];
             for (int id : ids) f[id] += 1.0 / (T * topK);
-            setAuxLoss(F.mul(F.sum(F.mul(F.mean(p, 0, false), Tensor.of(f, n).to(x.dtype()))), n));
+            setAuxLoss(F.mul(F.sum(F.mul(F.mean(p, 0, false), Tensor.of(f, n).to(x.dtype()).to(x.device()))), n));
         } else {
             setAuxLoss(null);
         }

@@ -89,7 +89,7 @@ public final class PromptRouter extends Module {
         int b = p.size(0);
         TopK top = F.topk(p, topK, 1, true);
         Tensor w = F.div(top.values(), F.sum(top.values(), 1, true));
-        return F.scatterAdd(Tensor.zeros(p.dtype(), b, numExperts), 1, top.indices(), w);
+        return F.scatterAdd(Tensor.zeros(p.dtype(), p.device(), b, numExperts), 1, top.indices(), w);
     }
 
     /** {@link #gates} for prompts [B, S, d]. */

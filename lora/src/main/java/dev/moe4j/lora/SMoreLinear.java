@@ -107,8 +107,7 @@ public final class SMoreLinear extends Module {
     private final Linear[] gates;
     private final Tensor[] a, b, w, keys;
     private final Tensor wOut;
-    private int[][] lastIds;
-    private double[][] lastScores;
+    private Tensor[] lastIds, lastScores;     // per level, [T, P_l] (I64 ids, scores), on the input's device; read on request
 
     /**
      * @param base       the layer to adapt (frozen; this layer becomes its forward override)
@@ -191,16 +190,23 @@ public final class SMoreLinear extends Module {
     }
 
     /** Expert ids [T * P_l] of level l in the last forward, node p of token t at t P_l + p (children of node q at level l+1 are q f_l .. q f_l + f_l - 1); a copy, or null. */
-    public int[] lastIds(int level) { return lastIds == null ? null : lastIds[level].clone(); }
+    public int[] lastIds(int level) {
+        if (lastIds == null) return null;
+        long[] v = lastIds[level].toLongArray();
+        int[] ids = new int[v.length];
+        for (int q = 0; q < v.length; q++) ids[q] = (int) v[q];
+        return ids;
+    }
 
     /** Scores [T * P_l] of level l in the last forward, laid out as {@link #lastIds}; a copy, or null. */
-    public double[] lastScores(int level) { return lastScores == null ? null : lastScores[level].clone(); }
+    public double[] lastScores(int level) { return lastScores == null ? null : lastScores[level].toDoubleArray(); }
 
     /** {@code x W^T + b + delta(x)}: x [..., in] &rarr; [..., out]. */
     @Override
     public Tensor forward(Tensor x) {
         if (x.rank() < 1 || x.size(-1) != in) throw new IllegalArgumentException("S'MoRE: input " + Shape.str(x.shape()) + " does not end in in_features " + in);
         if (x.dtype() != base.weight().dtype()) throw new IllegalArgumentException("S'MoRE: input dtype " + x.dtype() + " differs from the weight dtype " + base.weight().dtype());
+        DeviceChecks.require("S'MoRE", x, base.weight());
         int tokens = x.numel() / in;
         Tensor y = base.forwardBase(x);
         return F.add(y, F.reshape(delta(F.reshape(x, tokens, in)), y.shape()));
@@ -213,34 +219,36 @@ public final class SMoreLinear extends Module {
         return F.permute(F.matmul(h, F.mT(b[l])), 1, 0, 2);                                                  // [T, s, d_l]
     }
 
-    /** The tree's update for token rows x [T, in]: [T, out]. */
+    /**
+     * The tree's update for token rows x [T, in]: [T, out]. Every step is a tensor op on x's device
+     * (the chosen ids stay there as index tensors), so nothing comes to the host.
+     */
     Tensor delta(Tensor x) {
         int T = x.size(0);
         int[] f = structure.fanouts();
-        lastIds = new int[levels][];
-        lastScores = new double[levels][];
+        lastIds = new Tensor[levels];
+        lastScores = new Tensor[levels];
         if (T == 0) {
             for (int l = 0; l < levels; l++) {
-                lastIds[l] = new int[0];
-                lastScores[l] = new double[0];
+                lastIds[l] = Tensor.zeros(DType.I64, 0);
+                lastScores[l] = Tensor.zeros(DType.F64, 0);
             }
-            return Tensor.zeros(x.dtype(), 0, out);
+            return Tensor.zeros(x.dtype(), x.device(), 0, out);
         }
         int[] p = new int[levels + 1];
         p[levels] = 1;
         for (int l = levels - 1; l >= 0; l--) p[l] = p[l + 1] * f[l];
         Tensor ctx = F.reshape(gateProj.forward(x), T, 1, structure.gateDim());
         Tensor[] scores = new Tensor[levels];
-        long[][] ids = new long[levels][];
+        Tensor[] ids = new Tensor[levels];                                             // [T, P_l] I64
         for (int l = levels - 1; l >= 0; l--) {
             TopK top = F.topk(gates[l].forward(ctx), f[l], -1, true);                 // [T, P_{l+1}, f_l]
             scores[l] = F.reshape(F.softmax(top.values(), -1), T, p[l]);
-            ids[l] = top.indices().toLongArray();
-            lastScores[l] = scores[l].toDoubleArray();
-            lastIds[l] = new int[ids[l].length];
-            for (int q = 0; q < ids[l].length; q++) lastIds[l][q] = (int) ids[l][q];
+            ids[l] = top.indices().reshape(T, p[l]);
+            lastScores[l] = scores[l].detach();
+            lastIds[l] = ids[l];
             if (l > 0) {
-                Tensor k = F.embedding(Tensor.of(ids[l], T, p[l]), keys[l]);           // [T, P_l, K]
+                Tensor k = F.embedding(ids[l], keys[l]);                               // [T, P_l, K]
                 int g = ctx.size(2);
                 Tensor rep = F.reshape(F.expand(F.unsqueeze(ctx, 2), T, p[l + 1], f[l], g), T, p[l], g);
                 ctx = F.cat(List.of(rep, k), 2);
@@ -248,9 +256,8 @@ public final class SMoreLinear extends Module {
         }
         Tensor children = null;                                                        // [T, P_l, d_{l-1}]
         for (int l = 0; l < levels; l++) {
-            long[] gi = new long[T * p[l] * d[l]];
-            for (int q = 0; q < T * p[l]; q++) Arrays.fill(gi, q * d[l], (q + 1) * d[l], ids[l][q]);
-            Tensor z = F.gather(expertOutputs(l, x), 1, Tensor.of(gi, T, p[l], d[l]));   // [T, P_l, d_l]
+            Tensor gi = ids[l].unsqueeze(2).expand(T, p[l], d[l]).contiguous();         // [T, P_l, d_l]: the node's expert
+            Tensor z = F.gather(expertOutputs(l, x), 1, gi);                            // [T, P_l, d_l]
             if (l > 0) z = F.add(z, F.linear(children, w[l], null));
             Tensor u = F.mul(activation == null ? z : activation.forward(z), F.unsqueeze(scores[l], 2));
             children = F.sum(F.reshape(u, T, p[l + 1], f[l], d[l]), 2, false);         // [T, P_{l+1}, d_l]

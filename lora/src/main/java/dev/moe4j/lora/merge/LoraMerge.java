@@ -3,6 +3,7 @@ package dev.moe4j.lora.merge;
 import dev.moe4j.autograd.NoGrad;
 import dev.moe4j.autograd.nn.Linear;
 import dev.moe4j.tensor.DType;
+import dev.moe4j.tensor.Device;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -36,6 +37,13 @@ import java.util.List;
  *       Ties in magnitude keep the lower flat index. The result is dense [out, in].</li>
  * </ul>
  * {@link #foldInto} adds a dense delta to a layer's weight.
+ *
+ * <h2>Devices</h2>
+ * The updates of one merge live on one device (the CPU or a CUDA device), and the results are made
+ * there: the linear, concatenation and factor merges are tensor ops on that device. TIES's trim
+ * (a sort of every entry by magnitude, ties to the lower index) runs on the host: the deltas are
+ * downloaded, merged as on the CPU and the result is uploaded to their device, so both devices give
+ * the same merge.
  */
 public final class LoraMerge {
     private LoraMerge() {}
@@ -50,6 +58,9 @@ public final class LoraMerge {
             if (u.inFeatures() != first.inFeatures() || u.outFeatures() != first.outFeatures() || u.a().dtype() != first.a().dtype()) {
                 throw new IllegalArgumentException("updates of different layers: [" + first.outFeatures() + ", " + first.inFeatures() + "] "
                         + first.a().dtype() + " and [" + u.outFeatures() + ", " + u.inFeatures() + "] " + u.a().dtype());
+            }
+            if (!u.device().equals(first.device())) {
+                throw new IllegalArgumentException("updates on different devices: " + first.device() + " and " + u.device() + " (move them to one device first)");
             }
         }
         if (weights != null) for (double w : weights) if (!Double.isFinite(w)) throw new IllegalArgumentException("merge weights must be finite, got " + Arrays.toString(weights));
@@ -68,7 +79,7 @@ public final class LoraMerge {
      * {@code sum_t c_t s_t B_t A_t} [out, in].
      *
      * @param weights c [n], or null for 1/n each
-     * @throws IllegalArgumentException for no updates, updates of different shapes, or a wrong number of weights
+     * @throws IllegalArgumentException for no updates, updates of different shapes, dtypes or devices, or a wrong number of weights
      */
     public static Tensor linear(List<LowRankUpdate> updates, double[] weights) {
         checkSameLayer(updates, weights);
@@ -93,7 +104,8 @@ public final class LoraMerge {
         int in = updates.get(0).inFeatures(), out = updates.get(0).outFeatures(), r = 0;
         for (LowRankUpdate u : updates) r += u.rank();
         DType dtype = updates.get(0).a().dtype();
-        Tensor a = Tensor.zeros(dtype, r, in), b = Tensor.zeros(dtype, out, r);
+        Device device = updates.get(0).device();
+        Tensor a = Tensor.zeros(dtype, device, r, in), b = Tensor.zeros(dtype, device, out, r);
         try (NoGrad scope = NoGrad.enter()) {
             int at = 0;
             for (int t = 0; t < updates.size(); t++) {
@@ -147,16 +159,18 @@ public final class LoraMerge {
      * @param deltas  n task vectors of one shape
      * @param density fraction of entries each keeps, in (0, 1]
      * @param lambda  scale of the merged vector
-     * @return the merged vector, shape and dtype of the first
-     * @throws IllegalArgumentException for no deltas, different shapes, density outside (0, 1] or a non-finite lambda
+     * @return the merged vector, shape, dtype and device of the first (computed on the host)
+     * @throws IllegalArgumentException for no deltas, different shapes or devices, density outside (0, 1] or a non-finite lambda
      */
     public static Tensor ties(List<Tensor> deltas, double density, double lambda) {
         if (deltas == null || deltas.isEmpty()) throw new IllegalArgumentException("TIES needs at least one task vector");
         if (!(density > 0 && density <= 1)) throw new IllegalArgumentException("TIES density must lie in (0, 1], got " + density);
         if (!Double.isFinite(lambda)) throw new IllegalArgumentException("TIES lambda must be finite, got " + lambda);
         int[] shape = deltas.get(0).shape();
+        Device device = deltas.get(0).device();
         for (Tensor d : deltas) {
             if (!Arrays.equals(d.shape(), shape)) throw new IllegalArgumentException("TIES task vectors differ in shape: " + Shape.str(shape) + " and " + Shape.str(d.shape()));
+            if (!d.device().equals(device)) throw new IllegalArgumentException("TIES task vectors on different devices: " + device + " and " + d.device());
         }
         int n = deltas.size(), len = deltas.get(0).numel();
         int keep = (int) Math.floor(density * len);
@@ -178,7 +192,7 @@ public final class LoraMerge {
             }
             merged[p] = count == 0 ? 0 : lambda * sum / count;
         }
-        return Tensor.of(merged, shape).to(deltas.get(0).dtype());
+        return Tensor.of(merged, shape).to(deltas.get(0).dtype()).to(device);
     }
 
     /** Keeps the {@code keep} entries of largest magnitude (ties: lower index), zeroes the others. */
@@ -196,7 +210,8 @@ public final class LoraMerge {
     }
 
     /**
-     * {@code W += delta} on a layer's weight, in place, outside the graph.
+     * {@code W += delta} on a layer's weight, in place, outside the graph (delta is moved to the
+     * weight's device and cast to its dtype).
      *
      * @throws IllegalArgumentException when delta is not [out, in] of the layer
      */
@@ -205,7 +220,7 @@ public final class LoraMerge {
             throw new IllegalArgumentException("delta " + Shape.str(delta.shape()) + " does not fit the weight " + Shape.str(layer.weight().shape()));
         }
         try (NoGrad scope = NoGrad.enter()) {
-            layer.weight().copyFrom(layer.weight().detach().add(delta.to(layer.weight().dtype())));
+            layer.weight().copyFrom(layer.weight().detach().add(delta.to(layer.weight().device()).to(layer.weight().dtype())));
         }
     }
 }

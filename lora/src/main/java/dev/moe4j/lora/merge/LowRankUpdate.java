@@ -3,6 +3,7 @@ package dev.moe4j.lora.merge;
 import dev.moe4j.autograd.NoGrad;
 import dev.moe4j.lora.LoraAdapter;
 import dev.moe4j.lora.LoraExpertBank;
+import dev.moe4j.tensor.Device;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -19,7 +20,7 @@ public record LowRankUpdate(Tensor a, Tensor b, double scaling) {
 
     /**
      * @throws IllegalArgumentException for null factors, shapes that do not chain, different dtypes
-     *         or a non-finite scaling
+     *         or devices, or a non-finite scaling
      */
     public LowRankUpdate {
         if (a == null || b == null) throw new IllegalArgumentException("low-rank update needs A and B");
@@ -27,6 +28,7 @@ public record LowRankUpdate(Tensor a, Tensor b, double scaling) {
             throw new IllegalArgumentException("low-rank update needs A [r, in] and B [out, r], got A " + Shape.str(a.shape()) + ", B " + Shape.str(b.shape()));
         }
         if (a.dtype() != b.dtype()) throw new IllegalArgumentException("A is " + a.dtype() + ", B is " + b.dtype());
+        if (!a.device().equals(b.device())) throw new IllegalArgumentException("A is on " + a.device() + ", B on " + b.device());
         if (!Double.isFinite(scaling)) throw new IllegalArgumentException("scaling must be finite, got " + scaling);
     }
 
@@ -41,6 +43,9 @@ public record LowRankUpdate(Tensor a, Tensor b, double scaling) {
         if (i < 0 || i >= bank.numExperts()) throw new IndexOutOfBoundsException("expert " + i + " of a bank of N = " + bank.numExperts());
         return new LowRankUpdate(bank.a().detach().select(0, i), bank.b().detach().select(0, i), bank.scaling());
     }
+
+    /** The device of A and B. */
+    public Device device() { return a.device(); }
 
     /** r. */
     public int rank() { return a.size(0); }

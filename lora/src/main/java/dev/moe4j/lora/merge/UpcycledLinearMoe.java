@@ -4,9 +4,12 @@ import dev.moe4j.autograd.F;
 import dev.moe4j.autograd.nn.Module;
 import dev.moe4j.moe.Routing;
 import dev.moe4j.moe.ops.CombineExperts;
+import dev.moe4j.moe.ops.DeviceOps;
+import dev.moe4j.moe.ops.DevicePlan;
 import dev.moe4j.moe.ops.GroupedLinear;
 import dev.moe4j.moe.ops.PermuteTokens;
 import dev.moe4j.moe.routing.SoftmaxTopKRouter;
+import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
 
@@ -21,7 +24,9 @@ import dev.moe4j.tensor.Tensor;
  * </pre>
  * Computed as permute &rarr; one grouped GEMM &rarr; combine over the routing plan; the bias term is
  * {@code sum_j w[t, j] b_{ids[t, j]}}. Because the weights of a token sum to 1, E identical experts
- * give the dense layer's output whatever the router does.
+ * give the dense layer's output whatever the router does. On a CUDA device the three steps run on the
+ * routing's device plan (combining with the gate weights in F32) and the bias lookup reads the
+ * device expert ids, so no part of the plan comes to the host.
  */
 public final class UpcycledLinearMoe extends Module {
     private final SoftmaxTopKRouter router;
@@ -80,19 +85,32 @@ public final class UpcycledLinearMoe extends Module {
     public Tensor forward(Tensor x) {
         if (x.rank() < 1 || x.size(-1) != in) throw new IllegalArgumentException("upcycled MoE: input " + Shape.str(x.shape()) + " does not end in in_features " + in);
         if (x.dtype() != weight.dtype()) throw new IllegalArgumentException("upcycled MoE: input dtype " + x.dtype() + " differs from the weight dtype " + weight.dtype());
+        dev.moe4j.lora.DeviceChecks.require("upcycled MoE", x, weight);
         int T = x.numel() / in;
         Tensor x2 = F.reshape(x, T, in);
         Routing routing = router.route(x2);
         lastRouting = routing;
         Tensor w = routing.weights();
-        Tensor yPerm = new GroupedLinear(routing.plan().offsets()).apply(new PermuteTokens(routing.plan()).apply(x2), weight);
-        Tensor y = new CombineExperts(routing.plan()).apply(yPerm, w);
+        Tensor y;
+        if (DeviceOps.onCuda(x2)) {
+            DevicePlan plan = routing.devicePlan(x2.device());
+            Tensor yPerm = new GroupedLinear(plan.offsets()).apply(new PermuteTokens(plan).apply(x2), weight);
+            y = new CombineExperts(plan).apply(yPerm, w.dtype() == DType.F32 ? w : F.to(w, DType.F32));
+        } else {
+            Tensor yPerm = new GroupedLinear(routing.plan().offsets()).apply(new PermuteTokens(routing.plan()).apply(x2), weight);
+            y = new CombineExperts(routing.plan()).apply(yPerm, w);
+        }
         if (bias != null) {
             int k = routing.topK();
-            long[] ids = new long[T * k];
-            for (int p = 0; p < ids.length; p++) ids[p] = routing.expertIds()[p];
-            Tensor b = F.embedding(Tensor.of(ids, T, k), bias);                                  // [T, k, out]
-            y = F.add(y, F.sum(F.mul(b, F.unsqueeze(w, 2)), 1, false));
+            Tensor ids;                                                                          // [T, k]
+            if (routing.deviceIds() != null && routing.deviceIds().device().equals(x2.device())) {
+                ids = routing.deviceIds();
+            } else {
+                ids = Tensor.of(routing.expertIds().clone(), T, k).to(x2.device());
+            }
+            Tensor b = F.embedding(ids, bias);                                                   // [T, k, out]
+            Tensor wb = w.dtype() == bias.dtype() ? w : F.to(w, bias.dtype());
+            y = F.add(y, F.sum(F.mul(b, F.unsqueeze(wb, 2)), 1, false));
         }
         int[] shape = x.shape().clone();
         shape[shape.length - 1] = out;

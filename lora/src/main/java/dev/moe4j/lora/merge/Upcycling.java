@@ -10,6 +10,7 @@ import dev.moe4j.moe.ops.ExpertActivation;
 import dev.moe4j.moe.routing.Capacity;
 import dev.moe4j.moe.routing.SoftmaxTopKRouter;
 import dev.moe4j.tensor.DType;
+import dev.moe4j.tensor.Device;
 import dev.moe4j.tensor.Generator;
 import dev.moe4j.tensor.Shape;
 import dev.moe4j.tensor.Tensor;
@@ -42,6 +43,11 @@ import java.util.List;
  * The way back averages the experts' parameters (the merging step of UpIT-style pipelines, and
  * "merge the experts into one dense layer" for deployment): {@code W = sum_e c_e W_e} with
  * c = 1/E by default. Averaging E identical experts gives the dense layer back.
+ *
+ * <h2>Devices</h2>
+ * Every result lives on the device of its input (the CPU or a CUDA device): the experts are copied
+ * there, the fresh router's initial weights are drawn on the host with the given generator and moved
+ * there (so the same seed gives the same router on every device), and a merge is made there.
  */
 public final class Upcycling {
     private Upcycling() {}
@@ -60,7 +66,7 @@ public final class Upcycling {
      *
      * @param topK k in [1, E]
      * @param gen  source of the router's initial weights (normal, std {@link #ROUTER_INIT_STD})
-     * @throws IllegalArgumentException for no experts, layers of different shapes, dtypes or bias
+     * @throws IllegalArgumentException for no experts, layers of different shapes, dtypes, devices or bias
      *         presence, or k outside [1, E]
      */
     public static UpcycledLinearMoe linear(List<Linear> experts, int topK, Generator gen) {
@@ -68,15 +74,18 @@ public final class Upcycling {
         Linear first = experts.get(0);
         int out = first.weight().size(0), in = first.weight().size(1), e = experts.size();
         DType dtype = first.weight().dtype();
+        Device device = first.weight().device();
         for (Linear l : experts) {
             if (!Arrays.equals(l.weight().shape(), first.weight().shape()) || l.weight().dtype() != dtype || (l.bias() == null) != (first.bias() == null)) {
                 throw new IllegalArgumentException("dense layers differ: weight " + Shape.str(first.weight().shape()) + " " + dtype + (first.bias() != null ? " with" : " without")
                         + " bias vs " + Shape.str(l.weight().shape()) + " " + l.weight().dtype() + (l.bias() != null ? " with" : " without") + " bias");
             }
+            requireDevice(device, l.weight().device());
         }
         SoftmaxTopKRouter router = new SoftmaxTopKRouter(in, e, topK, true, Capacity.unlimited(), false, dtype, gen, ROUTER_INIT_STD);
-        Tensor w = Tensor.zeros(dtype, e, out, in);
-        Tensor b = first.bias() == null ? null : Tensor.zeros(dtype, e, out);
+        router.to(device);
+        Tensor w = Tensor.zeros(dtype, device, e, out, in);
+        Tensor b = first.bias() == null ? null : Tensor.zeros(dtype, device, e, out);
         try (NoGrad scope = NoGrad.enter()) {
             for (int i = 0; i < e; i++) {
                 w.select(0, i).copyFrom(experts.get(i).weight().detach());
@@ -96,21 +105,25 @@ public final class Upcycling {
      * An MoE layer of SiLU-gated experts, expert e copied from {@code experts.get(e)}, with a fresh
      * softmax top-k router (renormalised), no shared expert and no balancing loss.
      *
-     * @throws IllegalArgumentException for no MLPs, MLPs of different sizes or dtypes, or k outside [1, E]
+     * @throws IllegalArgumentException for no MLPs, MLPs of different sizes, dtypes or devices, or k outside [1, E]
      */
     public static MoeLayer swiglu(List<SwiGLUMlp> experts, int topK, Generator gen) {
         if (experts == null || experts.isEmpty()) throw new IllegalArgumentException("upcycling needs at least one dense MLP");
         Tensor g0 = param(experts.get(0), "gate_proj.weight");
         int f = g0.size(0), d = g0.size(1), e = experts.size();
         DType dtype = g0.dtype();
+        Device device = g0.device();
         for (SwiGLUMlp m : experts) {
             Tensor g = param(m, "gate_proj.weight");
             if (!Arrays.equals(g.shape(), g0.shape()) || g.dtype() != dtype) {
                 throw new IllegalArgumentException("dense MLPs differ: gate_proj " + Shape.str(g0.shape()) + " " + dtype + " vs " + Shape.str(g.shape()) + " " + g.dtype());
             }
+            for (Tensor t : m.parameters()) requireDevice(device, t.device());
         }
         SoftmaxTopKRouter router = new SoftmaxTopKRouter(d, e, topK, true, Capacity.unlimited(), false, dtype, gen, ROUTER_INIT_STD);
         GroupedExperts grouped = new GroupedExperts(e, d, f, ExpertActivation.SILU, true, dtype, gen, ROUTER_INIT_STD);
+        router.to(device);
+        grouped.to(device);
         try (NoGrad scope = NoGrad.enter()) {
             for (int i = 0; i < e; i++) {
                 SwiGLUMlp m = experts.get(i);
@@ -120,7 +133,14 @@ public final class Upcycling {
                 grouped.downProjection().select(0, i).copyFrom(param(m, "down_proj.weight").detach());
             }
         }
-        return new MoeLayer(router, "gate", grouped, null, "shared_experts", null, Balancing.none(), 0.0, gen.nextLong());
+        MoeLayer moe = new MoeLayer(router, "gate", grouped, null, "shared_experts", null, Balancing.none(), 0.0, gen.nextLong());
+        moe.to(device);
+        return moe;
+    }
+
+    /** @throws IllegalArgumentException when a dense layer's tensor is not on the first layer's device */
+    private static void requireDevice(Device want, Device got) {
+        if (!want.equals(got)) throw new IllegalArgumentException("dense layers on different devices: " + want + " and " + got + " (move them to one device first)");
     }
 
     private static Tensor param(SwiGLUMlp m, String name) {
@@ -164,6 +184,7 @@ public final class Upcycling {
         double[] c = weightsOrUniform(weights, e);
         Tensor w = moe.weight().detach();
         Linear dense = new Linear(w.size(2), w.size(1), moe.bias() != null, w.dtype(), new Generator(0));
+        dense.to(w.device());
         try (NoGrad scope = NoGrad.enter()) {
             dense.weight().copyFrom(average(w, c));
             if (moe.bias() != null) dense.bias().copyFrom(average(moe.bias().detach(), c));
@@ -192,6 +213,7 @@ public final class Upcycling {
         int f = g.intermediateSize(), d = g.hiddenSize();
         DType dtype = g.upProjection().dtype();
         SwiGLUMlp dense = new SwiGLUMlp(d, f, dtype, new Generator(0));
+        dense.to(g.upProjection().device());
         try (NoGrad scope = NoGrad.enter()) {
             Tensor up = average(g.upProjection().detach(), c);
             param(dense, "gate_proj.weight").copyFrom(up.narrow(0, 0, f));

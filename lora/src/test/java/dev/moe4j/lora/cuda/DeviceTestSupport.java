@@ -26,6 +26,13 @@ final class DeviceTestSupport {
     static final double F32_TOL = 1e-5;
     /** BF16 on the device vs F32 on the CPU with the same (rounded) parameters and inputs. */
     static final double BF16_TOL = 1e-2;
+    /**
+     * BF16 gradients of routing parameters (routers, gates, keys, thresholds) reached through a
+     * softmax over a few selected logits and, in a model, through an earlier bf16 layer: each row of the
+     * softmax Jacobian sums to zero, so these gradients are differences of nearly equal bf16 terms and
+     * their relative error runs up to about twice that of the activations.
+     */
+    static final double BF16_ROUTING_GRAD_TOL = 2e-2;
 
     static final Device GPU = Device.cuda(0);
 
@@ -55,10 +62,15 @@ final class DeviceTestSupport {
      * </ul>
      */
     static void assertClose(String what, Tensor want, Tensor got, double tol) {
+        assertCloseOn(GPU, what, want, got, tol);
+    }
+
+    /** {@link #assertClose} for a result expected on {@code device} (the CPU runs of the device cases). */
+    static void assertCloseOn(Device device, String what, Tensor want, Tensor got, double tol) {
         assertNotNull(want, what + ": no CPU value");
         assertNotNull(got, what + ": no device value");
         assertArrayEquals(want.shape(), got.shape(), what + ": shape");
-        assertEquals(GPU, got.device(), what + ": not on the device");
+        assertEquals(device, got.device(), what + ": not on " + device);
         float[] w = want.cpu().toFloatArray(), g = got.cpu().to(DType.F32).toFloatArray();
         boolean normWise = tol >= BF16_TOL;
         double scale = 1e-3, diff2 = 0, want2 = 0;
@@ -79,12 +91,22 @@ final class DeviceTestSupport {
 
     /** Compares the gradient of every parameter by name (both null, or both present and close). */
     static void assertGradsClose(Map<String, Tensor> want, Map<String, Tensor> got, double tol) {
+        assertGradsCloseOn(GPU, want, got, tol);
+    }
+
+    /** {@link #assertGradsClose} for gradients expected on {@code device}. */
+    static void assertGradsCloseOn(Device device, Map<String, Tensor> want, Map<String, Tensor> got, double tol) {
+        assertGradsCloseOn(device, want, got, name -> tol);
+    }
+
+    /** {@link #assertGradsCloseOn} with a tolerance per parameter name. */
+    static void assertGradsCloseOn(Device device, Map<String, Tensor> want, Map<String, Tensor> got, java.util.function.ToDoubleFunction<String> tolerance) {
         assertEquals(want.keySet(), got.keySet(), "parameter names");
         for (String name : want.keySet()) {
             Tensor gw = want.get(name).grad(), gg = got.get(name).grad();
             if (gw == null && gg == null) continue;
             if (gw == null || gg == null) fail("gradient of " + name + ": CPU " + (gw == null ? "none" : "present") + ", device " + (gg == null ? "none" : "present"));
-            assertClose("gradient of " + name, gw, gg, tol);
+            assertCloseOn(device, "gradient of " + name, gw, gg, tolerance.applyAsDouble(name));
         }
     }
 }
