@@ -116,6 +116,17 @@ final class MixtureCases {
      */
     void compare(DType dtype, Module cpu, Module device, Tensor x, Function<Tensor, Tensor> cpuForward, Function<Tensor, Tensor> deviceForward,
                  Supplier<Tensor> cpuAux, Supplier<Tensor> deviceAux) {
+        compare(dtype, cpu, device, x, cpuForward, deviceForward, cpuAux, deviceAux, name -> gradTolerance(dtype, name), java.util.Set.of());
+    }
+
+    /**
+     * {@link #compare} with a tolerance per parameter name, and the names of parameters whose gradient
+     * is zero in exact arithmetic (both sides then hold rounding residue, which no relative comparison
+     * can judge): those must be below 1e-5 of the largest gradient of the other parameters, on both sides.
+     */
+    void compare(DType dtype, Module cpu, Module device, Tensor x, Function<Tensor, Tensor> cpuForward, Function<Tensor, Tensor> deviceForward,
+                 Supplier<Tensor> cpuAux, Supplier<Tensor> deviceAux, java.util.function.ToDoubleFunction<String> gradTolerance,
+                 java.util.Set<String> zeroGradients) {
         Tensor xr = rounded(x, dtype);
         Tensor[] dy = new Tensor[1];
         Side c = run(xr.copy().setRequiresGrad(true), cpuForward, cpuAux, shape -> {
@@ -128,7 +139,24 @@ final class MixtureCases {
         assertCloseOn(target, "input gradient", c.dx(), d.dx(), tol);
         assertEquals(c.aux() == null, d.aux() == null, "auxiliary loss present on both");
         if (c.aux() != null) assertCloseOn(target, "auxiliary loss", c.aux(), d.aux(), tol);
-        assertGradsCloseOn(target, cpu.namedParameters(), device.namedParameters(), name -> gradTolerance(dtype, name));
+        Map<String, Tensor> cp = new LinkedHashMap<>(cpu.namedParameters()), dp = new LinkedHashMap<>(device.namedParameters());
+        double scale = 0;
+        for (Map.Entry<String, Tensor> e : cp.entrySet()) {
+            if (!zeroGradients.contains(e.getKey()) && e.getValue().grad() != null) scale = Math.max(scale, maxAbs(e.getValue().grad()));
+        }
+        for (String name : zeroGradients) {
+            Tensor gc = cp.remove(name).grad(), gd = dp.remove(name).grad();
+            assertTrue(gc != null && gd != null, "gradient of " + name + " on both sides");
+            assertTrue(maxAbs(gc) <= 1e-5 * scale && maxAbs(gd) <= 1e-5 * scale, "gradient of " + name + " is zero in exact arithmetic: CPU max "
+                    + maxAbs(gc) + ", device max " + maxAbs(gd) + ", other gradients up to " + scale);
+        }
+        assertGradsCloseOn(target, cp, dp, gradTolerance);
+    }
+
+    static double maxAbs(Tensor t) {
+        double m = 0;
+        for (float v : t.cpu().to(DType.F32).toFloatArray()) m = Math.max(m, Math.abs(v));
+        return m;
     }
 
     /** The tolerance of a parameter's gradient: the dtype's, or {@link DeviceTestSupport#BF16_ROUTING_GRAD_TOL} for a bf16 routing parameter. */
@@ -302,7 +330,12 @@ final class MixtureCases {
             for (double v : a.toDoubleArray()) m = Math.min(m, Math.abs(v));
             requireMargin("AdaMoLE p - tau", m, 0.02);
         }
-        compare(dtype, p.cpu(), p.device(), x, p.cpu()::forward, p.device()::forward, p.cpu()::auxLoss, p.device()::auxLoss);
+        // The threshold's bias gradient is one scalar: a sum over tokens and active experts of terms of both
+        // signs that nearly cancel, so bf16's rounding of each term (2^-8 relative) is amplified in it (an
+        // H200 run gave 0.095 against the CPU's 0.119 in F32). Its F32 case checks it at 1e-5; in BF16 it is
+        // held to 25%.
+        compare(dtype, p.cpu(), p.device(), x, p.cpu()::forward, p.device()::forward, p.cpu()::auxLoss, p.device()::auxLoss,
+                name -> dtype == DType.BF16 && name.endsWith("threshold.bias") ? 0.25 : gradTolerance(dtype, name), java.util.Set.of());
         int[] counts = c.lastActiveCounts();
         assertArrayEquals(counts, p.device().lastActiveCounts(), "active experts per token");
         boolean one = false, more = false;
@@ -617,7 +650,12 @@ final class MixtureCases {
         Tensor x = Tensor.randn(new Generator(37), DType.F32, 3, 7, IN);
         double tol = tolerance(dtype);
         if (dtype == DType.F32) {
-            compare(dtype, mc, md, x, mc::forward, md::forward, null, null);
+            // identical experts: the output does not depend on the router's weights (they sum to 1), so
+            // the router's gradient is zero in exact arithmetic
+            java.util.Set<String> router = new java.util.LinkedHashSet<>();
+            for (String name : mc.namedParameters().keySet()) if (name.contains("gate") || name.contains("router")) router.add(name);
+            assertTrue(!router.isEmpty(), "the upcycled layer has a router");
+            compare(dtype, mc, md, x, mc::forward, md::forward, null, null, name -> gradTolerance(dtype, name), router);
             assertArrayEquals(mc.lastRouting().expertIds(), md.lastRouting().expertIds(), "expert ids");
         } else {
             compareOutputs(dtype, x, mc::forward, md::forward);                                 // identical experts: any routing gives the same output
