@@ -10,6 +10,7 @@ import dev.moe4j.kernels.cuda.KernelBuild;
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Device;
 import dev.moe4j.tensor.Tensor;
+import dev.moe4j.tensor.testing.Agreement;
 
 import java.util.Map;
 
@@ -23,9 +24,9 @@ final class DeviceTestSupport {
     private DeviceTestSupport() {}
 
     /** F32 on the device vs F32 on the CPU, relative to the largest |CPU value| of the tensor. */
-    static final double F32_TOL = 1e-5;
+    static final double F32_TOL = Agreement.F32;
     /** BF16 on the device vs F32 on the CPU with the same (rounded) parameters and inputs. */
-    static final double BF16_TOL = 1e-2;
+    static final double BF16_TOL = Agreement.BF16;
     /**
      * BF16 gradients of routing parameters (routers, gates, keys, thresholds) reached through a
      * softmax over a few selected logits and, in a model, through an earlier bf16 layer: each row of the
@@ -51,16 +52,7 @@ final class DeviceTestSupport {
         return t.to(dtype).to(DType.F32);
     }
 
-    /**
-     * Checks that a device tensor holds the CPU's values: same shape, no NaN, and
-     * <ul>
-     *   <li>F32 tolerances (below {@code BF16_TOL}): every element within {@code tol * max(1e-3, max |want|)};</li>
-     *   <li>BF16: the relative error of the whole tensor {@code ||got - want||_2 / ||want||_2} within
-     *       {@code tol} (the usual measure for bf16 operands, whose chained roundings land between 1e-3
-     *       and 1e-2), and no single element further off than {@code 4 tol max |want|}, so that a few
-     *       wrong elements cannot hide in the norm.</li>
-     * </ul>
-     */
+    /** Checks that a device tensor holds the CPU's values: on the device, then {@link Agreement#assertClose}. */
     static void assertClose(String what, Tensor want, Tensor got, double tol) {
         assertCloseOn(GPU, what, want, got, tol);
     }
@@ -71,22 +63,7 @@ final class DeviceTestSupport {
         assertNotNull(got, what + ": no device value");
         assertArrayEquals(want.shape(), got.shape(), what + ": shape");
         assertEquals(device, got.device(), what + ": not on " + device);
-        float[] w = want.cpu().toFloatArray(), g = got.cpu().to(DType.F32).toFloatArray();
-        boolean normWise = tol >= BF16_TOL;
-        double scale = 1e-3, diff2 = 0, want2 = 0;
-        for (float v : w) scale = Math.max(scale, Math.abs(v));
-        double bound = (normWise ? 4 : 1) * tol * scale;
-        for (int i = 0; i < w.length; i++) {
-            if (!(Math.abs(g[i] - w[i]) <= bound)) {
-                fail(what + " at " + i + " of " + w.length + ": CPU " + w[i] + ", device " + g[i] + " (scale " + scale + ", bound " + bound + ")");
-            }
-            diff2 += (double) (g[i] - w[i]) * (g[i] - w[i]);
-            want2 += (double) w[i] * w[i];
-        }
-        if (normWise) {
-            double rel = Math.sqrt(diff2) / Math.max(Math.sqrt(want2), 1e-3 * Math.sqrt(Math.max(1, w.length)));
-            if (!(rel <= tol)) fail(what + ": relative error " + rel + " over " + w.length + " elements (tolerance " + tol + ")");
-        }
+        Agreement.assertClose(what, want, got, tol);
     }
 
     /** Compares the gradient of every parameter by name (both null, or both present and close). */
