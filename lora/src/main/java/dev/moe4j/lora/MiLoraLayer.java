@@ -9,7 +9,6 @@ import dev.moe4j.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -46,9 +45,17 @@ public final class MiLoraLayer extends Module {
     private final PromptRouter router;
     private final List<MiLoraLinear> experts;
     private final int routerInput;
-    private final Map<Long, double[]> cache = new HashMap<>();
+    /** Most sequences whose gates are kept; the least recently used one goes first (a serving loop never grows it without bound). */
+    public static final int MAX_CACHED_SEQUENCES = 65536;
+
+    private final Map<Long, double[]> cache = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, double[]> eldest) { return size() > MAX_CACHED_SEQUENCES; }
+    };
     private long[] sequenceIds;
     private Tensor current;
+    /** The adapted layers that took the current gates since the router input layer last routed. */
+    private final java.util.Set<String> servedSinceRoute = new java.util.HashSet<>();
 
     /**
      * @param modules     the M layers to adapt (each becomes an expert)
@@ -155,6 +162,7 @@ public final class MiLoraLayer extends Module {
 
     /** Routes a batch x [B, S, d] (the router input layer's input): sets the current gates. */
     void route(Tensor x) {
+        servedSinceRoute.clear();
         int b = x.size(0), m = experts.size();
         if (sequenceIds == null) {
             current = router.gates(x);
@@ -193,7 +201,9 @@ public final class MiLoraLayer extends Module {
 
     /** The current gates, checked against the batch size. */
     Tensor gates(int batch, String who) {
-        if (current == null || current.size(0) != batch) {
+        // a layer asking twice since the last routing means the router input layer did not run in this forward:
+        // the gates would belong to the previous batch
+        if (current == null || current.size(0) != batch || !servedSinceRoute.add(who)) {
             throw new IllegalStateException("MiLoRA: layer '" + who + "' ran before the router input layer '"
                     + experts.get(routerInput).name() + "' routed this batch of " + batch + " sequences; it must run first");
         }

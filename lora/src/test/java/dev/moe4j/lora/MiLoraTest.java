@@ -124,6 +124,11 @@ class MiLoraTest {
         MiLoraLayer layer = MiLoraLayer.attach(blk, "q_proj", MODULES, RANDOM, 2, PromptRouter.Pooling.LAST_TOKEN, new Generator(4));
         assertThatThrownBy(() -> blk.vProj.forward(Tensor.zeros(DType.F64, 2, 3, 6))).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("q_proj");
+        // a later batch of the same size without the router input layer must not reuse the last batch's gates
+        blk.qProj.forward(Tensor.zeros(DType.F64, 2, 3, 6));
+        blk.vProj.forward(Tensor.zeros(DType.F64, 2, 3, 6));
+        assertThatThrownBy(() -> blk.vProj.forward(Tensor.zeros(DType.F64, 2, 3, 6))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("must run first");
         layer.setSequenceIds(1, 2, 3);
         assertThatThrownBy(() -> blk.qProj.forward(Tensor.zeros(DType.F64, 2, 3, 6))).hasMessageContaining("3 sequence ids");
         assertThatThrownBy(() -> layer.setSequenceIds(4, 4)).hasMessageContaining("twice");

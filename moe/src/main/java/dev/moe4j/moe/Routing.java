@@ -34,9 +34,9 @@ public final class Routing {
     private final Tensor weights, logits, scores;
     private final double[] selectionBias;
     private final int numNullExperts;
-    private RoutingPlan plan;            // host plan: given, or downloaded from the device plan when asked for
-    private int[] expertIds;             // host ids: given, or downloaded from deviceIds when asked for
-    private DevicePlan devicePlan;       // device plan: built on the device, or uploaded from the host plan
+    private volatile RoutingPlan plan;            // host plan: given, or downloaded from the device plan when asked for
+    private volatile int[] expertIds;             // host ids: given, or downloaded from deviceIds when asked for
+    private volatile DevicePlan devicePlan;       // device plan: built on the device, or uploaded from the host plan
     private final Tensor deviceIds;      // [T, k] I32 on the device of a device routing, else null
 
     /**

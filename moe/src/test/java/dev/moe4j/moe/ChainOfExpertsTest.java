@@ -94,4 +94,14 @@ class ChainOfExpertsTest {
         assertThatThrownBy(() -> ChainOfExperts.softmaxTopK(4, 3, 4, 2, 0, false, Balancing.none(), DType.F32, 1, 0.1))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void aNullOrRepeatedIterationIsRefusedNamingIt() {
+        MoeOptions o = new MoeOptions().hiddenSize(4).intermediateSize(3).experts(4).topK(2).dtype(DType.F64).seed(3);
+        MoeLayer layer = new MoeLayer(o);
+        assertThatThrownBy(() -> new ChainOfExperts(java.util.Arrays.asList(layer, null)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("iteration 1");
+        assertThatThrownBy(() -> new ChainOfExperts(java.util.List.of(layer, new MoeLayer(o), layer)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("iterations 0 and 2");
+    }
 }

@@ -544,13 +544,14 @@ public final class Tensor {
      * {@code param.data = source} does in PyTorch): {@code Module.to(Device)} moves parameters this
      * way, so that optimizers and other holders of the parameter see the moved tensor. Only leaves
      * (tensors without a recorded gradient function) may be rebound; views taken of this tensor
-     * before keep the old data.
+     * before keep the old data. Not safe against a thread reading this tensor meanwhile.
      *
      * @param source [same shape], same dtype, any device
      * @throws IllegalArgumentException for a different shape or dtype, or when this tensor is the
      *         output of a recorded operation
      */
     public void replaceData(Tensor source) {
+        if (source == null) throw new IllegalArgumentException("replaceData: the source tensor is null");
         if (!Arrays.equals(shape, source.shape) || dtype() != source.dtype()) {
             throw new IllegalArgumentException("replaceData: " + dtype() + " " + Shape.str(shape) + " cannot take the data of "
                     + source.dtype() + " " + Shape.str(source.shape));

@@ -166,9 +166,17 @@ public abstract class Module {
     public Module to(Device device) {
         List<Module> tree = new ArrayList<>();
         collectModules(tree, Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
+        // copy everything first, rebind after: a copy that fails (device memory) leaves the module untouched
+        Map<Tensor, Tensor[]> copies = new java.util.IdentityHashMap<>();
         for (Module m : tree) {
-            for (Tensor t : m.parameters.values()) moveTensor(t, device);
-            for (Tensor t : m.buffers.values()) moveTensor(t, device);
+            for (Tensor t : m.parameters.values()) copies.computeIfAbsent(t, u -> copyTo(u, device));
+            for (Tensor t : m.buffers.values()) copies.computeIfAbsent(t, u -> copyTo(u, device));
+        }
+        for (Map.Entry<Tensor, Tensor[]> e : copies.entrySet()) {
+            Tensor[] c = e.getValue();
+            if (c == null) continue;
+            e.getKey().replaceData(c[0]);
+            if (c[1] != null) e.getKey().setGrad(c[1]);
         }
         return this;
     }
@@ -179,12 +187,11 @@ public abstract class Module {
         for (Module m : children.values()) m.collectModules(out, seen);
     }
 
-    /** Rebinds leaf {@code t} to a copy of its data on {@code device}, and its gradient too; nothing when it is there. */
-    private static void moveTensor(Tensor t, Device device) {
-        if (t.device().equals(device)) return;
+    /** {data, gradient or null} of leaf {@code t} copied to {@code device}, or null when it is there. */
+    private static Tensor[] copyTo(Tensor t, Device device) {
+        if (t.device().equals(device)) return null;
         Tensor grad = t.grad();
-        t.replaceData(t.detach().to(device));
-        if (grad != null) t.setGrad(grad.to(device));
+        return new Tensor[] {t.detach().to(device), grad == null ? null : grad.to(device)};
     }
 
     // ------------------------------------------------------------------ state

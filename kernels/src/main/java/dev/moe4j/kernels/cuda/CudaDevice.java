@@ -104,8 +104,15 @@ public final class CudaDevice {
         BOUND.set(this);
     }
 
-    /** The device whose context {@link #bind} last made current in each thread (all contexts are set here only). */
+    /**
+     * The device whose context {@link #bind} last made current in each thread. This library sets
+     * contexts only here; code that switches the current context itself (cuCtxSetCurrent,
+     * cuCtxPushCurrent) on a thread that also uses this library must call {@link #unbindThread} after.
+     */
     private static final ThreadLocal<CudaDevice> BOUND = new ThreadLocal<>();
+
+    /** Forgets which context this thread has current, so that the next {@link #bind} sets it again. */
+    public static void unbindThread() { BOUND.remove(); }
 
     /** The stream every operation on this device runs on. */
     CUstream stream() { return stream; }

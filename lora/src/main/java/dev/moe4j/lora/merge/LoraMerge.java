@@ -160,7 +160,7 @@ public final class LoraMerge {
      * @param density fraction of entries each keeps, in (0, 1]
      * @param lambda  scale of the merged vector
      * @return the merged vector, shape, dtype and device of the first (computed on the host)
-     * @throws IllegalArgumentException for no deltas, different shapes or devices, density outside (0, 1] or a non-finite lambda
+     * @throws IllegalArgumentException for no deltas, different shapes, dtypes or devices, density outside (0, 1] or a non-finite lambda
      */
     public static Tensor ties(List<Tensor> deltas, double density, double lambda) {
         if (deltas == null || deltas.isEmpty()) throw new IllegalArgumentException("TIES needs at least one task vector");
@@ -171,6 +171,7 @@ public final class LoraMerge {
         for (Tensor d : deltas) {
             if (!Arrays.equals(d.shape(), shape)) throw new IllegalArgumentException("TIES task vectors differ in shape: " + Shape.str(shape) + " and " + Shape.str(d.shape()));
             if (!d.device().equals(device)) throw new IllegalArgumentException("TIES task vectors on different devices: " + device + " and " + d.device());
+            if (d.dtype() != deltas.get(0).dtype()) throw new IllegalArgumentException("TIES task vectors differ in dtype: " + deltas.get(0).dtype() + " and " + d.dtype());
         }
         int n = deltas.size(), len = deltas.get(0).numel();
         int keep = (int) Math.floor(density * len);

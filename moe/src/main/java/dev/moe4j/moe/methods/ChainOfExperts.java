@@ -42,10 +42,19 @@ public final class ChainOfExperts extends Module {
      * experts, or with their own).
      *
      * @param iterations the C &gt;= 1 MoE layers, applied in order, all of the same d
-     * @throws IllegalArgumentException for no iterations or differing d
+     * @throws IllegalArgumentException for no iterations, a null or repeated layer, or differing d
      */
     public ChainOfExperts(List<MoeLayer> iterations) {
         if (iterations == null || iterations.isEmpty()) throw new IllegalArgumentException("a chain of experts needs at least one iteration");
+        for (int i = 0; i < iterations.size(); i++) {
+            if (iterations.get(i) == null) throw new IllegalArgumentException("iteration " + i + " of the chain is null");
+            for (int j = 0; j < i; j++) {
+                if (iterations.get(j) == iterations.get(i)) {
+                    throw new IllegalArgumentException("iterations " + j + " and " + i + " are the same layer: each iteration needs its own router"
+                            + " (share the experts, not the layer)");
+                }
+            }
+        }
         int d = iterations.get(0).hiddenSize();
         List<MoeLayer> copy = new ArrayList<>();
         for (int i = 0; i < iterations.size(); i++) {

@@ -151,7 +151,8 @@ public final class CudaPointwise {
      * in place ({@link Tensor#copyFrom}); bumps dst's storage version.
      *
      * @throws IllegalArgumentException when the devices differ, src does not broadcast to dst's shape,
-     *         or dst reaches one element from several indices
+     *         or dst is a broadcast view (a stride of 0 over a dim of more than one element); other
+     *         self-overlapping views are not detected
      */
     public static Tensor copyInto(Tensor dst, Tensor src) {
         Devices.requireSame("copyFrom", dst, src);
