@@ -165,9 +165,14 @@ public final class Combine {
 
     /**
      * Fast backward (same contract as
-     * {@link #combineBackwardReference(RoutingPlan, float[], float[], float[], int, float[], float[])}): per kept
-     * pair, one vector pass over {@code dy[t]} that writes {@code dyPerm} and accumulates the dot product for
-     * {@code dWeights} (lane-wise fused multiply-add, lanes summed in a fixed order).
+     * {@link #combineBackwardReference(RoutingPlan, float[], float[], float[], int, float[], float[])}): per token,
+     * the offsets and weights of its kept rows, then ({@code VectorRows.scaleRowsAndDots}) one pass over the d
+     * columns per group of up to four kept slots that loads each vector chunk of {@code dy[t]} once and, for
+     * every slot of the group, stores {@code w * dy} into its row of {@code dyPerm} and accumulates the dot
+     * product with its row of {@code yPerm} in a register of its own (lane-wise fused multiply-add); the k
+     * accumulators are reduced once at the end (lanes summed in a fixed order). With only one of the two outputs
+     * wanted, one vector pass per kept pair (a scale or a dot product with the same summation order, so the
+     * {@code dWeights} bits do not depend on whether {@code dyPerm} is wanted).
      */
     public static void combineBackward(RoutingPlan plan, float[] weights, float[] yPerm, float[] dy, int d,
                                        float[] dyPerm, float[] dWeights) {
@@ -175,6 +180,28 @@ public final class Combine {
                 dWeights == null ? -1 : dWeights.length);
         int k = plan.topK();
         int[] pairToRow = plan.pairToRow();
+        if (dyPerm != null && dWeights != null) {
+            ParallelRange.forEach(plan.numTokens(), 2L * k * d, (start, end) -> {
+                int[] offs = new int[k], pairs = new int[k];
+                float[] w = new float[k], dots = new float[k];
+                for (int t = start; t < end; t++) {
+                    int m = 0;
+                    for (int j = 0; j < k; j++) {
+                        int p = t * k + j, r = pairToRow[p];
+                        if (r < 0) {
+                            dWeights[p] = 0f;                          // dropped
+                            continue;
+                        }
+                        offs[m] = r * d;
+                        w[m] = weights[p];
+                        pairs[m++] = p;
+                    }
+                    VectorRows.scaleRowsAndDots(dy, t * d, w, offs, m, dyPerm, yPerm, dots, d);
+                    for (int q = 0; q < m; q++) dWeights[pairs[q]] = dots[q];
+                }
+            });
+            return;
+        }
         ParallelRange.forEach(plan.numTokens(), 2L * k * d, (start, end) -> {
             for (int t = start; t < end; t++) {
                 for (int j = 0; j < k; j++) {
@@ -183,13 +210,8 @@ public final class Combine {
                         if (dWeights != null) dWeights[p] = 0f;
                         continue;
                     }
-                    if (dyPerm != null && dWeights != null) {
-                        dWeights[p] = VectorRows.scaleAndDot(weights[p], dy, t * d, dyPerm, r * d, yPerm, r * d, d);
-                    } else if (dyPerm != null) {
-                        VectorRows.scale(weights[p], dy, t * d, dyPerm, r * d, d);
-                    } else if (dWeights != null) {
-                        dWeights[p] = VectorRows.dot(dy, t * d, yPerm, r * d, d);
-                    }
+                    if (dyPerm != null) VectorRows.scale(weights[p], dy, t * d, dyPerm, r * d, d);
+                    else if (dWeights != null) dWeights[p] = VectorRows.dot(dy, t * d, yPerm, r * d, d);
                 }
             }
         });

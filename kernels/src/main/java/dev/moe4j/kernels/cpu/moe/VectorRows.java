@@ -135,6 +135,88 @@ final class VectorRows {
     }
 
     /**
+     * Combine's backward for the m kept slots of one token, m &ge; 0: for each slot j,
+     * {@code out[offs[j] + i] = a[j] * g[gOff + i]} for i in [0, n) (as {@link #scale}) and
+     * {@code dots[j] = sum_i g[gOff + i] * v[offs[j] + i]} (as {@link #dot}: the same lane-wise fused
+     * multiply-adds in the same order, the same lane sum, the same scalar tail, so the same bits). The rows of
+     * out and v sit at the same offsets. The slots go in groups of four (then two, then one): one pass over the
+     * columns per group that loads the chunk of g once and serves every slot of the group from it, with one
+     * accumulator register per slot, so the group's rows of v are read and its rows of out written side by side.
+     */
+    static void scaleRowsAndDots(float[] g, int gOff, float[] a, int[] offs, int m, float[] out, float[] v,
+                                 float[] dots, int n) {
+        int j = 0;
+        for (; j + 4 <= m; j += 4) scaleAndDot4(g, gOff, a, offs, j, out, v, dots, n);
+        if (j + 2 <= m) {
+            scaleAndDot2(g, gOff, a, offs, j, out, v, dots, n);
+            j += 2;
+        }
+        if (j < m) dots[j] = scaleAndDot(a[j], g, gOff, out, offs[j], v, offs[j], n);
+    }
+
+    /** {@link #scaleRowsAndDots} for the slots j .. j + 3. */
+    private static void scaleAndDot4(float[] g, int gOff, float[] a, int[] offs, int j, float[] out, float[] v,
+                                     float[] dots, int n) {
+        int o0 = offs[j], o1 = offs[j + 1], o2 = offs[j + 2], o3 = offs[j + 3];
+        float a0 = a[j], a1 = a[j + 1], a2 = a[j + 2], a3 = a[j + 3];
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            FloatVector gv = FloatVector.fromArray(F, g, gOff + i);
+            s0 = gv.fma(FloatVector.fromArray(F, v, o0 + i), s0);
+            gv.mul(a0).intoArray(out, o0 + i);
+            s1 = gv.fma(FloatVector.fromArray(F, v, o1 + i), s1);
+            gv.mul(a1).intoArray(out, o1 + i);
+            s2 = gv.fma(FloatVector.fromArray(F, v, o2 + i), s2);
+            gv.mul(a2).intoArray(out, o2 + i);
+            s3 = gv.fma(FloatVector.fromArray(F, v, o3 + i), s3);
+            gv.mul(a3).intoArray(out, o3 + i);
+        }
+        float d0 = sumLanes(s0), d1 = sumLanes(s1), d2 = sumLanes(s2), d3 = sumLanes(s3);
+        for (; i < n; i++) {
+            float gi = g[gOff + i];
+            d0 += gi * v[o0 + i];
+            out[o0 + i] = a0 * gi;
+            d1 += gi * v[o1 + i];
+            out[o1 + i] = a1 * gi;
+            d2 += gi * v[o2 + i];
+            out[o2 + i] = a2 * gi;
+            d3 += gi * v[o3 + i];
+            out[o3 + i] = a3 * gi;
+        }
+        dots[j] = d0;
+        dots[j + 1] = d1;
+        dots[j + 2] = d2;
+        dots[j + 3] = d3;
+    }
+
+    /** {@link #scaleRowsAndDots} for the slots j and j + 1. */
+    private static void scaleAndDot2(float[] g, int gOff, float[] a, int[] offs, int j, float[] out, float[] v,
+                                     float[] dots, int n) {
+        int o0 = offs[j], o1 = offs[j + 1];
+        float a0 = a[j], a1 = a[j + 1];
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        int i = 0;
+        for (int end = F.loopBound(n); i < end; i += F.length()) {
+            FloatVector gv = FloatVector.fromArray(F, g, gOff + i);
+            s0 = gv.fma(FloatVector.fromArray(F, v, o0 + i), s0);
+            gv.mul(a0).intoArray(out, o0 + i);
+            s1 = gv.fma(FloatVector.fromArray(F, v, o1 + i), s1);
+            gv.mul(a1).intoArray(out, o1 + i);
+        }
+        float d0 = sumLanes(s0), d1 = sumLanes(s1);
+        for (; i < n; i++) {
+            float gi = g[gOff + i];
+            d0 += gi * v[o0 + i];
+            out[o0 + i] = a0 * gi;
+            d1 += gi * v[o1 + i];
+            out[o1 + i] = a1 * gi;
+        }
+        dots[j] = d0;
+        dots[j + 1] = d1;
+    }
+
+    /**
      * The sum of the lanes, added left to right. ({@code reduceLanes(ADD)} leaves the order open, and the
      * compiled and interpreted forms do use different orders, so its float result may change with warm-up.)
      */

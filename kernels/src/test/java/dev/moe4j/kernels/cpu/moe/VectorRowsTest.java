@@ -108,4 +108,36 @@ class VectorRowsTest {
             }
         }
     }
+
+    /** Each slot gets the bits of a separate scale and dot over its row, for every group size and odd lengths. */
+    @Test
+    void scaleRowsAndDotsMatchesOneRowAtATime() {
+        Random rnd = new Random(11);
+        for (int n : new int[] {0, 1, 7, 16, 17, 33, 100, 257}) {
+            for (int m = 0; m <= 9; m++) {
+                int rows = m + 2;
+                float[] g = gaussian(rnd, n + 3, 1.0), v = gaussian(rnd, rows * n + 1, 1.0), a = gaussian(rnd, m, 1.0);
+                int[] perm = new int[rows];
+                for (int r = 0; r < rows; r++) perm[r] = r;
+                for (int r = rows - 1; r > 0; r--) {                           // distinct rows in random order
+                    int q = rnd.nextInt(r + 1), tmp = perm[r];
+                    perm[r] = perm[q];
+                    perm[q] = tmp;
+                }
+                int[] offs = new int[m];
+                for (int j = 0; j < m; j++) offs[j] = 1 + perm[j] * n;
+                float[] want = new float[rows * n + 1], got = new float[rows * n + 1];
+                java.util.Arrays.fill(want, Float.NaN);
+                java.util.Arrays.fill(got, Float.NaN);
+                float[] wantDots = new float[m], gotDots = new float[m];
+                for (int j = 0; j < m; j++) {
+                    VectorRows.scale(a[j], g, 3, want, offs[j], n);
+                    wantDots[j] = VectorRows.dot(g, 3, v, offs[j], n);
+                }
+                VectorRows.scaleRowsAndDots(g, 3, a, offs, m, got, v, gotDots, n);
+                assertSameFloats("out n=" + n + " m=" + m, want, got, want.length);
+                assertSameFloats("dots n=" + n + " m=" + m, wantDots, gotDots, m);
+            }
+        }
+    }
 }
