@@ -14,7 +14,6 @@ import dev.moe4j.tensor.Generator;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.cuda.CudaTensors;
 
-import java.util.Arrays;
 import java.util.Locale;
 
 /**
@@ -112,13 +111,8 @@ public final class GpuMoeLayerBenchmark {
                 s.tokens / (ms * 1e-3), tflops, denseTflops, 100 * tflops / denseTflops));
     }
 
-    /** Median CUDA-event time in ms of 10 runs after 3 warm-up runs. */
+    /** Median CUDA-event time in ms of 10 runs after 3 warm-up runs ({@link GpuMoeBenchmark#median}). */
     static double median(CudaDevice dev, Runnable work) {
-        for (int i = 0; i < 3; i++) work.run();
-        dev.synchronize();
-        double[] t = new double[10];
-        for (int i = 0; i < t.length; i++) t[i] = dev.time(work);
-        Arrays.sort(t);
-        return (t[4] + t[5]) / 2;
+        return GpuMoeBenchmark.median(dev, 3, 10, i -> work.run());
     }
 }

@@ -10,7 +10,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.Optional;
 
@@ -46,15 +45,7 @@ final class NativeLaunch {
             why = "launches go through JCuda (moe4j.cuda.launch=jcuda)";
         } else {
             try {
-                Optional<MemorySegment> fn = Optional.empty();
-                for (String lib : libraryNames()) {
-                    try {
-                        fn = SymbolLookup.libraryLookup(lib, Arena.global()).find("cuLaunchKernel");
-                        if (fn.isPresent()) break;
-                    } catch (IllegalArgumentException notThere) {
-                        // try the next name
-                    }
-                }
+                Optional<MemorySegment> fn = DriverLibrary.find("cuLaunchKernel");
                 if (fn.isEmpty()) {
                     why = "cuLaunchKernel not found in the CUDA driver library";
                 } else {
@@ -69,12 +60,6 @@ final class NativeLaunch {
         }
         LAUNCH = h;
         REASON = why;
-    }
-
-    private static String[] libraryNames() {
-        return System.getProperty("os.name", "").toLowerCase().contains("win")
-                ? new String[] {"nvcuda.dll", "nvcuda"}
-                : new String[] {"libcuda.so.1", "libcuda.so"};
     }
 
     /** Whether launches can go this way. */

@@ -9,7 +9,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.Optional;
 
@@ -51,17 +50,9 @@ final class TensorMaps {
             MethodHandle h = null;
             String why = null;
             try {
-                Optional<MemorySegment> fn = Optional.empty();
-                for (String lib : libraryNames()) {
-                    try {
-                        fn = SymbolLookup.libraryLookup(lib, Arena.global()).find("cuTensorMapEncodeTiled");
-                        if (fn.isPresent()) break;
-                    } catch (IllegalArgumentException notThere) {
-                        // try the next name
-                    }
-                }
+                Optional<MemorySegment> fn = DriverLibrary.find("cuTensorMapEncodeTiled");
                 if (fn.isEmpty()) {
-                    why = "cuTensorMapEncodeTiled not found in the CUDA driver library (" + String.join(", ", libraryNames())
+                    why = "cuTensorMapEncodeTiled not found in the CUDA driver library (" + String.join(", ", DriverLibrary.names())
                             + "); the driver must be CUDA 12.0 or newer";
                 } else {
                     h = Linker.nativeLinker().downcallHandle(fn.get(), FunctionDescriptor.of(JAVA_INT,
@@ -73,12 +64,6 @@ final class TensorMaps {
             }
             ENCODE = h;
             REASON = why;
-        }
-
-        private static String[] libraryNames() {
-            return System.getProperty("os.name", "").toLowerCase().contains("win")
-                    ? new String[] {"nvcuda.dll", "nvcuda"}
-                    : new String[] {"libcuda.so.1", "libcuda.so"};
         }
     }
 
